@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Configures and builds lorad into build/ (or $LORAD_BUILD_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${LORAD_BUILD_DIR:-build}
+JOBS=${LORAD_JOBS:-$(nproc)}
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${LORAD_BUILD_TYPE:-RelWithDebInfo}" \
+    ${LORAD_CMAKE_ARGS:-}
+fi
+cmake --build "$BUILD_DIR" -j "$JOBS" "$@"

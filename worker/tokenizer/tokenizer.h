@@ -1,0 +1,42 @@
+// Hugging Face tokenizer.json, with token ids identical to the `tokenizers`
+// library.  No LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace lorad {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  /// Loads DIR/tokenizer.json and, if present, DIR/tokenizer_config.json
+  /// (bos/eos tokens, add_bos_token/add_eos_token as transformers applies them).
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> LoadFromDir(const std::filesystem::path& dir);
+  /// From JSON text (tokenizer_config_json may be empty).
+  static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view tokenizer_json,
+                                                             std::string_view tokenizer_config_json,
+                                                             std::string_view source);
+
+  /// encode(text, add_special_tokens) as the HF library does.
+  virtual std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens) const = 0;
+  virtual std::string Decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const = 0;
+
+  virtual int64_t vocab_size() const = 0;  // including added tokens (max id + 1)
+  virtual std::optional<int32_t> TokenToId(std::string_view token) const = 0;
+  virtual std::optional<int32_t> bos_id() const = 0;
+  virtual std::optional<int32_t> eos_id() const = 0;
+  virtual std::optional<int32_t> pad_id() const = 0;
+  /// A stable digest of the tokenizer's definition (for data fingerprints).
+  virtual const std::string& fingerprint() const = 0;
+};
+
+}  // namespace lorad
