@@ -1,0 +1,57 @@
+// One transformers LlamaDecoderLayer (also Mistral / Qwen2):
+//   h = x + o_proj(attn(rmsnorm1(x)));  out = h + down(silu(gate(y)) * up(y)), y = rmsnorm2(h)
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <cstdint>
+
+#include "worker/formats/model_config.h"
+#include "worker/model/attention.h"
+#include "worker/model/lora_linear.h"
+
+namespace lorad {
+
+/// RMSNorm as transformers: x * rsqrt(mean(x²) + eps) in fp32, cast back to the
+/// input dtype, then × weight.
+torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+/// cos/sin for the current batch, [B, T, head_dim] in the activation dtype, and
+/// the attention mask, computed once per forward and shared by every layer.
+struct LayerContext {
+  torch::Tensor cos;
+  torch::Tensor sin;
+  AttentionMask mask;
+  AttentionBackend backend = AttentionBackend::kEager;
+};
+
+/// q' = q·cos + rotate_half(q)·sin, rotate_half(x) = cat(−x[d/2:], x[:d/2]).
+/// x [B, n, T, hd]; cos/sin [B, T, hd].
+torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos,
+                          const torch::Tensor& sin);
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const ModelConfig& config, torch::Dtype dtype);
+
+  torch::Tensor forward(const torch::Tensor& x, const LayerContext& ctx);
+
+  /// The seven linears by short name (q_proj … down_proj); nullptr if unknown.
+  LoraLinear* Linear(const std::string& short_name);
+
+  LoraLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  LoraLinear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  torch::Tensor input_layernorm;           // [H]
+  torch::Tensor post_attention_layernorm;  // [H]
+
+ private:
+  int64_t num_heads_, num_kv_heads_, head_dim_;
+  double eps_;
+  double scale_;
+};
+
+TORCH_MODULE(DecoderLayer);
+
+}  // namespace lorad
