@@ -20,6 +20,8 @@ struct DatasetSpec {
   std::vector<std::string> roles_to_train = {"assistant"};
   std::string train_on_eos = "turn";  // turn | last | all | none
   std::optional<std::string> split;   // ignored for local files, reported
+
+  bool operator==(const DatasetSpec&) const = default;
 };
 
 enum class LrScheduler { kCosine, kLinear, kConstant };
@@ -31,6 +33,8 @@ struct CountOrFraction {
   bool is_fraction = false;
   double value = 0;  // count when !is_fraction
   bool set() const { return value > 0; }
+
+  bool operator==(const CountOrFraction&) const = default;
 };
 
 struct TrainConfig {
@@ -103,6 +107,8 @@ struct TrainConfig {
 
   /// Directory of the YAML file (relative paths resolve against it).
   std::string config_dir;
+
+  bool operator==(const TrainConfig&) const = default;
 };
 
 }  // namespace lorad

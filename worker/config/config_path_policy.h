@@ -1,0 +1,33 @@
+// Server-side checks of a parsed job config (issue 4 submit validation, issue 11
+// hostile input): paths confined to allowed roots, sizes bounded.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "worker/config/train_config.h"
+
+namespace lorad {
+
+/// Refuses (INVALID_ARGUMENT, every problem on its own line with its key) a config
+/// whose base_model, datasets[i].path, output_dir, lora_model_dir,
+/// resume_from_checkpoint or dataset_prepared_path lies outside every root in
+/// `allowed_roots` after resolving symlinks (weakly_canonical), so a symlink
+/// pointing out of the roots is refused.  Empty `allowed_roots` = no restriction.
+/// Always refuses an output_dir that overlaps base_model's directory (one inside
+/// the other).
+absl::Status CheckPathsUnderRoots(const TrainConfig& config,
+                                  const std::vector<std::string>& allowed_roots);
+
+/// Upper bounds against absurd sizes (ParseTrainConfig applies them too).
+inline constexpr int64_t kMaxSequenceLen = 1'048'576;
+inline constexpr int64_t kMaxLoraR = 4096;
+inline constexpr int64_t kMaxMicroBatchSize = 4096;
+inline constexpr int64_t kMaxGradientAccumulationSteps = 1'048'576;
+inline constexpr int64_t kMaxEvalNewTokens = 65'536;
+
+/// True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
+}  // namespace lorad
