@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The main job, end to end on one machine:
+#   installs what is missing, builds, makes a tiny random-init model, starts
+#   lorad, submits a LoRA fine-tune with loractl and follows it, then continues
+#   the trained adapter with --resume, and finally generates with it.
+#   bash scripts/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+bash scripts/install-deps.sh
+LORAD_CMAKE_ARGS="${LORAD_CMAKE_ARGS:-} -DLORAD_BUILD_TESTS=OFF" LORAD_BUILD_DIR=build-demo \
+  bash scripts/build.sh
+BIN=$ROOT/build-demo
+DEMO=$ROOT/demo
+mkdir -p "$DEMO"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+if [[ ! -f "$DEMO/models/tiny/config.json" ]]; then
+  step "lorad-worker init-model --preset tiny --out demo/models/tiny"
+  "$BIN/lorad-worker" init-model --preset tiny --out "$DEMO/models/tiny"
+fi
+
+step "starting lorad (state in demo/.lorad, one CPU worker)"
+rm -rf "$DEMO/.lorad" "$DEMO/out"
+"$BIN/lorad" --state-dir "$DEMO/.lorad" --listen "unix:$DEMO/.lorad/lorad.sock" \
+  --metrics-address 127.0.0.1:0 --workers cpu 2>"$DEMO/lorad.log" &
+LORAD_PID=$!
+trap 'kill $LORAD_PID 2>/dev/null; wait $LORAD_PID 2>/dev/null || true' EXIT
+export LORAD_ADDRESS="unix:$DEMO/.lorad/lorad.sock"
+for _ in $(seq 100); do "$BIN/loractl" health >/dev/null 2>&1 && break; sleep 0.1; done
+"$BIN/loractl" health
+
+step "loractl submit examples/tiny-lora.yaml --follow"
+"$BIN/loractl" submit examples/tiny-lora.yaml --name demo-first \
+  --set base_model="$DEMO/models/tiny" --set output_dir="$DEMO/out/first" --follow
+
+step "loractl submit examples/tiny-lora.yaml --resume demo/out/first --follow  (continue the adapter)"
+"$BIN/loractl" submit examples/tiny-lora.yaml --name demo-continue --resume "$DEMO/out/first" \
+  --set base_model="$DEMO/models/tiny" --set output_dir="$DEMO/out/continued" --follow
+
+step "loractl list"
+"$BIN/loractl" list
+
+if "$BIN/lorad-worker" help 2>/dev/null | grep -q generate; then
+  step "lorad-worker generate demo/models/tiny --adapter demo/out/continued"
+  "$BIN/lorad-worker" generate "$DEMO/models/tiny" --adapter "$DEMO/out/continued" \
+    --prompt "The quick brown fox" --max-new-tokens 24
+fi
+step "done: adapters in demo/out/first and demo/out/continued"
