@@ -4,7 +4,7 @@
 // One include gives the whole config API:
 //   ParseTrainConfig / LoadTrainConfigFile   (this header)
 //   TrainConfigToYaml / DiffTrainConfigs     (train_config_yaml.h)
-//   CheckPathsUnderRoots / CheckConfigBounds (config_path_policy.h)
+//   CheckPathsUnderRoots, size bounds, UTF-8 (config_path_policy.h)
 //   ResolveHubModel                          (hub_cache.h)
 #pragma once
 

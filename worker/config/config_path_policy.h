@@ -2,7 +2,9 @@
 // hostile input): paths confined to allowed roots, sizes bounded.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -29,5 +31,7 @@ inline constexpr int64_t kMaxEvalNewTokens = 65'536;
 
 /// True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
 bool IsValidUtf8(std::string_view s);
+/// Length of the longest well-formed UTF-8 prefix of `s` (s.size() when valid).
+size_t ValidUtf8PrefixLength(std::string_view s);
 
 }  // namespace lorad
