@@ -26,8 +26,14 @@ class Tokenizer {
                                                              std::string_view tokenizer_config_json,
                                                              std::string_view source);
 
-  /// encode(text, add_special_tokens) as the HF library does.
+  /// encode(text, add_special_tokens) as the HF library does.  Thread-safe.  Input that
+  /// is not valid UTF-8 is first repaired (each bad sequence → U+FFFD, as Rust's
+  /// from_utf8_lossy).  An internal failure (regex resource limits) is logged to
+  /// stderr and yields an empty vector: use TryEncode where that must be an error.
   virtual std::vector<int32_t> Encode(std::string_view text, bool add_special_tokens) const = 0;
+  /// Encode, with internal failures returned as a status.
+  virtual absl::StatusOr<std::vector<int32_t>> TryEncode(std::string_view text,
+                                                         bool add_special_tokens) const = 0;
   virtual std::string Decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const = 0;
 
   virtual int64_t vocab_size() const = 0;  // including added tokens (max id + 1)
