@@ -36,7 +36,9 @@ void ResolveModelDir(const fs::path& config_dir, bool check_paths, const std::st
   }
   auto snapshot = ResolveHubModel(spec);
   if (!snapshot.ok()) {
-    problems->Add(key, std::string(snapshot.status().message()));
+    // "org/name" may equally be a mistyped relative path: say both.
+    problems->Add(key, absl::StrCat("directory not found: ", local, "; as a hub id: ",
+                                    snapshot.status().message()));
     return;
   }
   *value = snapshot->string();

@@ -36,7 +36,7 @@ std::string GetEnv(const char* name) {
 std::string DownloadHint(std::string_view repo_id) {
   return absl::StrCat("download it first with `huggingface-cli download ", std::string(repo_id),
                       "` (or `hf download ", std::string(repo_id),
-                      "`), or set base_model to a local model directory");
+                      "`), or give a local directory instead");
 }
 
 }  // namespace
