@@ -34,6 +34,11 @@ struct AdapterConfig {
   bool inference_mode = false;
   /// Keys of the JSON we do not model (kept for messages, not errors).
   std::vector<std::string> unknown_keys;
+  /// Every key we do not model (known PEFT options such as `lora_bias`,
+  /// `layer_replication`, `exclude_modules`, and unknown ones) → its JSON text,
+  /// so the adapter reader can refuse non-default values that change the math
+  /// and AdapterConfigToJson writes them back unchanged.
+  std::map<std::string, std::string> extra_json;
 };
 
 /// Parses adapter_config.json text; `source` names the file in errors.
