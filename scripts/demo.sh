@@ -16,9 +16,9 @@ mkdir -p "$DEMO"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
-if [[ ! -f "$DEMO/models/tiny/config.json" ]]; then
-  step "lorad-worker init-model --preset tiny --out demo/models/tiny"
-  "$BIN/lorad-worker" init-model --preset tiny --out "$DEMO/models/tiny"
+if [[ ! -f "$ROOT/models/tiny/config.json" ]]; then
+  step "lorad-worker init-model --preset tiny --out models/tiny"
+  "$BIN/lorad-worker" init-model --preset tiny --out "$ROOT/models/tiny"
 fi
 
 step "starting lorad (state in demo/.lorad, one CPU worker)"
@@ -33,18 +33,18 @@ for _ in $(seq 100); do "$BIN/loractl" health >/dev/null 2>&1 && break; sleep 0.
 
 step "loractl submit examples/tiny-lora.yaml --follow"
 "$BIN/loractl" submit examples/tiny-lora.yaml --name demo-first \
-  --set base_model="$DEMO/models/tiny" --set output_dir="$DEMO/out/first" --follow
+  --set output_dir="$DEMO/out/first" --follow
 
 step "loractl submit examples/tiny-lora.yaml --resume demo/out/first --follow  (continue the adapter)"
 "$BIN/loractl" submit examples/tiny-lora.yaml --name demo-continue --resume "$DEMO/out/first" \
-  --set base_model="$DEMO/models/tiny" --set output_dir="$DEMO/out/continued" --follow
+  --set output_dir="$DEMO/out/continued" --follow
 
 step "loractl list"
 "$BIN/loractl" list
 
 if "$BIN/lorad-worker" help 2>/dev/null | grep -q generate; then
-  step "lorad-worker generate demo/models/tiny --adapter demo/out/continued"
-  "$BIN/lorad-worker" generate "$DEMO/models/tiny" --adapter "$DEMO/out/continued" \
+  step "lorad-worker generate models/tiny --adapter demo/out/continued"
+  "$BIN/lorad-worker" generate "$ROOT/models/tiny" --adapter "$DEMO/out/continued" \
     --prompt "The quick brown fox" --max-new-tokens 24
 fi
 step "done: adapters in demo/out/first and demo/out/continued"
