@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "client/exit_code.h"
 
@@ -229,7 +230,10 @@ void AppendFlags(const std::vector<FlagSpec>& flags, std::string& out) {
     if (!f.value_name.empty()) absl::StrAppend(&left, " ", f.value_name);
     if (left.size() < 32) left.resize(32, ' ');
     else absl::StrAppend(&left, "\n", std::string(32, ' '));
-    absl::StrAppend(&out, left, f.help, "\n");
+    // Hanging indent keeps the help column readable in an 80-column terminal.
+    absl::StrAppend(&out, left,
+                    absl::StrReplaceAll(Wrap(f.help, 48), {{"\n", "\n" + std::string(32, ' ')}}),
+                    "\n");
   }
 }
 
