@@ -2,11 +2,13 @@
 // npm binding) on real tokenizer.json files and tests/tokenizer/data/*.txt.
 // The npm data comes from scripts/fetch-test-data.sh; without it the test is
 // skipped, or fails when CI is set (it must never pass vacuously).
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -110,8 +112,17 @@ void ExpectParity(const fs::path& tokenizer_json) {
       const std::vector<int32_t> want = entry[special ? "special" : "plain"];
       const std::vector<int32_t> got = (*tok)->Encode(text, special);
       if (got != want && ++mismatches <= 5) {
+        size_t first = 0;
+        while (first < want.size() && first < got.size() && want[first] == got[first]) ++first;
+        const size_t from = first > 3 ? first - 3 : 0;
+        auto window = [from](const std::vector<int32_t>& v) {
+          return IdsToString(std::vector<int32_t>(v.begin() + std::min(from, v.size()),
+                                                  v.begin() + std::min(from + 12, v.size())));
+        };
         ADD_FAILURE() << tokenizer_json << " add_special_tokens=" << special << "\ntext: " << text
-                      << "\nwant: " << IdsToString(want) << "\ngot:  " << IdsToString(got);
+                      << "\nfirst difference at id " << first << " (showing from " << from
+                      << ")\nwant: " << window(want) << "\ngot:  " << window(got)
+                      << "\ndecoded want: " << (*tok)->Decode(std::vector<int32_t>(want.begin() + std::min(from, want.size()), want.begin() + std::min(from + 12, want.size())), false);
       }
     }
   }
@@ -134,6 +145,117 @@ TEST(ReferenceParityTest, TrainedInitModelTokenizer) {
   fs::create_directories(dir);
   std::ofstream(dir / "tokenizer.json", std::ios::binary) << files->tokenizer_json;
   ExpectParity(dir / "tokenizer.json");
+}
+
+// Variants of the real files exercising components and flags the shipped files
+// do not use, each checked against the reference on the same texts.
+void ExpectVariantParity(const std::string& base, const std::string& name,
+                         const std::function<void(nlohmann::json*)>& edit) {
+  const fs::path src = LenmlTokenizer(base);
+  if (!fs::exists(src)) {
+    MissingReferenceData(src.string());
+    return;
+  }
+  auto text = ReadFileToString(src);
+  ASSERT_TRUE(text.ok()) << text.status();
+  nlohmann::json j = nlohmann::json::parse(*text);
+  edit(&j);
+  const fs::path dir = fs::path(::testing::TempDir()) / ("lorad_variant_" + name);
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json", std::ios::binary) << j.dump();
+  ExpectParity(dir / "tokenizer.json");
+}
+
+nlohmann::json AddedToken(int id, const std::string& content, bool special, bool lstrip,
+                          bool rstrip, bool single_word, bool normalized) {
+  return {{"id", id},         {"content", content},         {"single_word", single_word},
+          {"lstrip", lstrip}, {"rstrip", rstrip},           {"normalized", normalized},
+          {"special", special}};
+}
+
+TEST(ReferenceParityVariantTest, MetaspacePrependFirstNoSplit) {
+  ExpectVariantParity("llama2", "metaspace_first", [](nlohmann::json* j) {
+    (*j)["normalizer"] = nullptr;
+    (*j)["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"},
+                             {"prepend_scheme", "first"}, {"split", false}};
+  });
+}
+
+TEST(ReferenceParityVariantTest, MetaspaceAlwaysSplitAndNever) {
+  ExpectVariantParity("llama2", "metaspace_always", [](nlohmann::json* j) {
+    (*j)["normalizer"] = nullptr;
+    (*j)["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"},
+                             {"prepend_scheme", "always"}, {"split", true}};
+  });
+  ExpectVariantParity("llama2", "metaspace_never", [](nlohmann::json* j) {
+    (*j)["normalizer"] = {{"type", "NFKC"}};
+    (*j)["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"},
+                             {"prepend_scheme", "never"}, {"split", true}};
+    (*j)["model"]["fuse_unk"] = false;
+  });
+}
+
+TEST(ReferenceParityVariantTest, SentencePieceUnkWithoutByteFallback) {
+  ExpectVariantParity("llama2", "unk_fused", [](nlohmann::json* j) {
+    (*j)["model"]["byte_fallback"] = false;
+  });
+  ExpectVariantParity("llama2", "unk_unfused", [](nlohmann::json* j) {
+    (*j)["model"]["byte_fallback"] = false;
+    (*j)["model"]["fuse_unk"] = false;
+  });
+}
+
+TEST(ReferenceParityVariantTest, AddedTokenFlags) {
+  ExpectVariantParity("gpt2", "added_flags", [](nlohmann::json* j) {
+    auto& added = (*j)["added_tokens"];
+    added[0]["lstrip"] = true;
+    added[0]["rstrip"] = true;
+    added.push_back(AddedToken(50257, "<s>", true, false, true, false, false));
+    added.push_back(AddedToken(50258, "</s>", true, true, false, false, false));
+    added.push_back(AddedToken(50259, "with", false, false, false, true, true));
+    added.push_back(AddedToken(50260, "ing", false, false, false, false, false));
+    added.push_back(AddedToken(50261, "<|im_start|>", true, false, false, false, false));
+    added.push_back(AddedToken(50262, "<|im_start|>user", true, false, false, false, false));
+    (*j)["pre_tokenizer"]["add_prefix_space"] = true;
+    (*j)["post_processor"] = {
+        {"type", "TemplateProcessing"},
+        {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+                    {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                    {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
+        {"pair", {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+                  {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {50257}}, {"tokens", {"<s>"}}}},
+                            {"</s>", {{"id", "</s>"}, {"ids", {50258}}, {"tokens", {"</s>"}}}}}}};
+  });
+}
+
+TEST(ReferenceParityVariantTest, NormalizersDigitsPunctuation) {
+  ExpectVariantParity("qwen2_5", "digits_punct", [](nlohmann::json* j) {
+    (*j)["normalizer"] = {
+        {"type", "Sequence"},
+        {"normalizers", {{{"type", "NFKD"}}, {{"type", "StripAccents"}}, {{"type", "Lowercase"}},
+                         {{"type", "Replace"}, {"pattern", {{"Regex", "\\s{2,}"}}}, {"content", " "}},
+                         {{"type", "Strip"}, {"strip_left", true}, {"strip_right", false}}}}};
+    (*j)["pre_tokenizer"] = {
+        {"type", "Sequence"},
+        {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", false}},
+                           {{"type", "Punctuation"}, {"behavior", "MergedWithPrevious"}},
+                           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", true}}}}};
+  });
+}
+
+TEST(ReferenceParityVariantTest, SplitBehaviors) {
+  ExpectVariantParity("llama3", "split_behaviors", [](nlohmann::json* j) {
+    (*j)["pre_tokenizer"] = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "MergedWithNext"}, {"invert", false}},
+          {{"type", "Split"}, {"pattern", {{"Regex", "\\p{N}+"}}}, {"behavior", "Contiguous"}, {"invert", true}},
+          {{"type", "Split"}, {"pattern", {{"Regex", "[.,;]"}}}, {"behavior", "Removed"}, {"invert", false}},
+          {{"type", "WhitespaceSplit"}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}};
+    (*j)["model"]["ignore_merges"] = false;
+  });
 }
 
 }  // namespace

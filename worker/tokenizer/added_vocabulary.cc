@@ -57,7 +57,8 @@ void AddedVocabulary::Trie::Insert(std::string_view s, int32_t token) {
 
 absl::StatusOr<std::unique_ptr<AddedVocabulary>> AddedVocabulary::FromJson(
     const nlohmann::json& j, const JsonPath& at, const Normalizer* normalizer,
-    const std::function<std::optional<int32_t>(std::string_view)>& model_id) {
+    const std::function<std::optional<int32_t>(std::string_view)>& model_id,
+    size_t model_vocab_entries) {
   auto vocab = std::make_unique<AddedVocabulary>();
   if (j.is_null()) return vocab;
   if (!j.is_array()) return at.Error("must be an array");
@@ -78,10 +79,20 @@ absl::StatusOr<std::unique_ptr<AddedVocabulary>> AddedVocabulary::FromJson(
     LORAD_ASSIGN_OR_RETURN(tok.lstrip, JsonBool(t, "lstrip", t_at, false));
     LORAD_ASSIGN_OR_RETURN(tok.rstrip, JsonBool(t, "rstrip", t_at, false));
     LORAD_ASSIGN_OR_RETURN(tok.normalized, JsonBool(t, "normalized", t_at, !tok.special));
-    // A token the model already knows keeps the model's id (the reference warns and
-    // does the same); otherwise the file's id.
-    tok.id = model_id(tok.content).value_or(static_cast<int32_t>(id));
     if (vocab->by_content_.contains(tok.content)) continue;
+    if (auto known = model_id(tok.content)) {
+      tok.id = *known;
+    } else {
+      // tokenizers' AddedVocabulary::add_tokens: past the model vocabulary, or past
+      // the largest added id when that is already beyond it.
+      const auto entries = static_cast<int64_t>(model_vocab_entries);
+      const int64_t next = vocab->max_id_ < 0 ? entries
+                           : (vocab->max_id_ >= entries || entries == 0) ? vocab->max_id_ + 1
+                                                                        : entries;
+      if (next > kMaxTokenId) return t_at.Error("too many added tokens");
+      tok.id = static_cast<int32_t>(next);
+    }
+    if (tok.id != id) vocab->id_mismatches_.push_back(tok.content);
     const int32_t index = static_cast<int32_t>(vocab->tokens_.size());
     vocab->by_content_.emplace(tok.content, tok.id);
     vocab->by_id_.emplace(tok.id, static_cast<size_t>(index));

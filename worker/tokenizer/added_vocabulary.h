@@ -42,12 +42,15 @@ struct InputSegment {
 
 class AddedVocabulary {
  public:
-  /// `model_id` resolves a token already in the model vocabulary (its id wins, as
-  /// in the reference).  `normalizer` (may be null) normalizes the content of
+  /// `model_id` resolves a token already in the model vocabulary (its id wins).
+  /// Other tokens get ids as the reference assigns them on load, in file order:
+  /// model_vocab_entries, then one past the largest added id — the file's "id"
+  /// fields are only checked (a mismatch is reported by `id_mismatches`).  `normalizer` (may be null) normalizes the content of
   /// tokens with normalized=true, which are then matched on normalized text.
   static absl::StatusOr<std::unique_ptr<AddedVocabulary>> FromJson(
       const nlohmann::json& j, const JsonPath& at, const Normalizer* normalizer,
-      const std::function<std::optional<int32_t>(std::string_view)>& model_id);
+      const std::function<std::optional<int32_t>(std::string_view)>& model_id,
+      size_t model_vocab_entries);
 
   /// Splits `text` at matches of the raw (normalized=false) tokens, or, with
   /// `normalized_pass`, of the normalized ones.  Empty non-token segments are kept
@@ -58,6 +61,8 @@ class AddedVocabulary {
   const AddedToken* ById(int32_t id) const;
   bool IsSpecial(int32_t id) const;
   int32_t max_id() const { return max_id_; }
+  /// Tokens whose file id differs from the id the reference gives them.
+  const std::vector<std::string>& id_mismatches() const { return id_mismatches_; }
   bool has_normalized_tokens() const { return normalized_trie_.nodes.size() > 1; }
 
  private:
@@ -79,6 +84,7 @@ class AddedVocabulary {
   Trie raw_trie_;
   Trie normalized_trie_;
   int32_t max_id_ = -1;
+  std::vector<std::string> id_mismatches_;
 };
 
 }  // namespace lorad

@@ -34,6 +34,7 @@ class BpeModel {
   /// nullptr when no vocab entry has this id.
   const std::string* IdToToken(int32_t id) const;
   int32_t max_id() const { return max_id_; }
+  size_t vocab_entries() const { return vocab_.size(); }
   bool byte_fallback() const { return byte_fallback_; }
 
  private:

@@ -99,7 +99,8 @@ absl::StatusOr<std::unique_ptr<HfTokenizer>> HfTokenizer::Create(
   LORAD_ASSIGN_OR_RETURN(
       tok->added_,
       AddedVocabulary::FromJson(field("added_tokens"), root.Key("added_tokens"), tok->normalizer_.get(),
-                                [model](std::string_view t) { return model->TokenToId(t); }));
+                                [model](std::string_view t) { return model->TokenToId(t); },
+                                model->vocab_entries()));
   LORAD_ASSIGN_OR_RETURN(tok->frame_,
                          SpecialTokenFrame::FromJson(field("post_processor"), root.Key("post_processor")));
   LORAD_ASSIGN_OR_RETURN(tok->decoder_, Decoder::FromJson(field("decoder"), root.Key("decoder")));

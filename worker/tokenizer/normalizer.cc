@@ -64,7 +64,9 @@ class StripAccentsNormalizer final : public Normalizer {
     for (size_t i = 0; i < text->size();) {
       size_t len = 1;
       const char32_t c = DecodeUtf8At(*text, i, &len);
-      if (utf8proc_category(static_cast<utf8proc_int32_t>(c)) != UTF8PROC_CATEGORY_MN) {
+      // Every combining mark (Mn, Mc, Me), as the reference's is_combining_mark.
+      const utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
+      if (cat != UTF8PROC_CATEGORY_MN && cat != UTF8PROC_CATEGORY_MC && cat != UTF8PROC_CATEGORY_ME) {
         out.append(*text, i, len);
       }
       i += len;
