@@ -1,0 +1,23 @@
+// JobValidator backed by the training core's LibTorch-free config library:
+// the same parsing and checks `lorad-worker run` applies, plus the server's
+// allowed_roots policy.  Paths are the server's (and its workers').
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "server/job_validator.h"
+
+namespace lorad {
+
+class ConfigJobValidator : public JobValidator {
+ public:
+  explicit ConfigJobValidator(std::vector<std::string> allowed_roots)
+      : allowed_roots_(std::move(allowed_roots)) {}
+  absl::StatusOr<ValidatedSpec> Validate(const v1::JobSpec& spec) override;
+
+ private:
+  std::vector<std::string> allowed_roots_;
+};
+
+}  // namespace lorad

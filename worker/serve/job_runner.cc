@@ -1,0 +1,129 @@
+#include "worker/serve/job_runner.h"
+
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+#include "worker/config/config_loader.h"
+#include "worker/serve/output_dir_lock.h"
+#include "worker/train/training_job.h"
+
+namespace lorad {
+namespace {
+
+// Forwards each trainer record as a WorkerJobEvent.
+class ForwardingObserver : public TrainerObserver {
+ public:
+  ForwardingObserver(JobRunner::SendFn& send, std::string job_id, int64_t epoch)
+      : send_(send), job_id_(std::move(job_id)), epoch_(epoch) {}
+  void OnRecord(const nlohmann::json& record) override {
+    v1::WorkerMessage m;
+    auto* ev = m.mutable_event();
+    ev->set_job_id(job_id_);
+    ev->set_lease_epoch(epoch_);
+    ev->set_record_json(record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    send_(m);  // a broken stream drops records; the step loop stops on lease loss
+  }
+
+ private:
+  JobRunner::SendFn& send_;
+  std::string job_id_;
+  int64_t epoch_;
+};
+
+bool Deterministic(absl::StatusCode c) {
+  return c == absl::StatusCode::kInvalidArgument || c == absl::StatusCode::kNotFound ||
+         c == absl::StatusCode::kFailedPrecondition || c == absl::StatusCode::kUnimplemented ||
+         c == absl::StatusCode::kResourceExhausted;
+}
+
+}  // namespace
+
+JobRunner::~JobRunner() {
+  StopAny(true);
+  Join();
+}
+
+bool JobRunner::Start(const v1::JobAssignment& assignment) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (busy_.load()) return false;
+  if (thread_.joinable()) thread_.join();
+  busy_ = true;
+  stop_ = false;
+  requeue_ = false;
+  job_id_ = assignment.job_id();
+  lease_epoch_ = assignment.lease_epoch();
+  thread_ = std::thread([this, assignment] { Run(assignment); });
+  return true;
+}
+
+void JobRunner::Stop(const std::string& job_id, int64_t lease_epoch, bool requeue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!busy_.load() || job_id != job_id_ || lease_epoch != lease_epoch_) return;
+  requeue_ = requeue;
+  stop_ = true;
+}
+
+void JobRunner::StopAny(bool requeue) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!busy_.load() || stop_.load()) return;
+  requeue_ = requeue;
+  stop_ = true;
+}
+
+void JobRunner::Join() {
+  std::thread t;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    t = std::move(thread_);
+  }
+  if (t.joinable()) t.join();
+}
+
+std::pair<std::string, int64_t> JobRunner::Current() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!busy_.load()) return {"", 0};
+  return {job_id_, lease_epoch_};
+}
+
+void JobRunner::Run(v1::JobAssignment a) {
+  absl::Status result;
+  try {
+    const v1::JobSpec& spec = a.spec();
+    std::vector<std::string> overrides(spec.set_overrides().begin(), spec.set_overrides().end());
+    auto loaded = ParseTrainConfig(spec.config_yaml(), spec.config_dir(), overrides);
+    if (!loaded.ok()) {
+      result = loaded.status();
+    } else {
+      auto lock = OutputDirLock::Acquire(loaded->config.output_dir, lock_wait_ms_);
+      if (!lock.ok()) {
+        result = lock.status();
+      } else {
+        RunOptions options;
+        options.resume = a.resume();
+        options.device = device_;
+        options.threads = threads_;
+        ForwardingObserver observer(send_, a.job_id(), a.lease_epoch());
+        spdlog::info("job {} attempt {}: training into {} (resume: {})", a.job_id(), a.attempt(),
+                     loaded->config.output_dir, a.resume().empty() ? "no" : a.resume());
+        result = RunTrainingJob(loaded->config, options, observer, stop_);
+      }
+    }
+  } catch (const std::exception& e) {  // the core should not throw; never let it escape
+    result = absl::InternalError(absl::StrCat("training thread: ", e.what()));
+  }
+  spdlog::info("job {} attempt {}: {}", a.job_id(), a.attempt(), result.ToString());
+  v1::WorkerMessage m;
+  auto* f = m.mutable_finished();
+  f->set_job_id(a.job_id());
+  f->set_lease_epoch(a.lease_epoch());
+  f->set_code(static_cast<int>(result.code()));
+  f->set_message(std::string(result.message()));
+  f->set_preempted(requeue_.load() && result.code() == absl::StatusCode::kCancelled);
+  f->set_deterministic(Deterministic(result.code()));
+  send_(m);
+  std::lock_guard<std::mutex> lock(mu_);
+  busy_ = false;
+}
+
+}  // namespace lorad
