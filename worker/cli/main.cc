@@ -15,6 +15,7 @@ void PrintUsage(FILE* out) {
                "                  [--stop-after N] [--device auto|cpu|cuda:N] [--threads N]\n"
                "  init-model --preset tiny|bench-100m --out DIR [--seed S]\n"
                "  tokenize MODEL_DIR [--no-special]      (stdin → JSON array of ids)\n"
+               "  preprocess CONFIG.yaml [--show N] [-o json] [--set k=v]...  (tokenize the data, show rows)\n"
 #ifdef LORAD_WITH_SERVE
                "  serve --scheduler ADDR [--token-file F] (run jobs for lorad)\n"
 #endif
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   if (cmd == "run") return lorad::RunCommand(argc - 1, argv + 1);
   if (cmd == "init-model") return lorad::InitModelCommand(argc - 1, argv + 1);
   if (cmd == "tokenize") return lorad::TokenizeCommand(argc - 1, argv + 1);
+  if (cmd == "preprocess") return lorad::PreprocessCommand(argc - 1, argv + 1);
 #ifdef LORAD_WITH_SERVE
   if (cmd == "serve") return lorad::ServeCommand(argc - 1, argv + 1);
 #endif
