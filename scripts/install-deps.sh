@@ -13,6 +13,11 @@ PACKAGES=(
   python3 python3-numpy python3-torch
   nodejs npm
 )
+# Fuzzing (scripts/fuzz.sh) needs clang and the libFuzzer/sanitizer runtimes;
+# only when asked, so the normal install stays lean.
+if [[ "${LORAD_FUZZ:-0}" == "1" ]]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
+fi
 if [[ "${LORAD_EXTRA_PACKAGES:-}" != "" ]]; then
   # shellcheck disable=SC2206
   PACKAGES+=(${LORAD_EXTRA_PACKAGES})
