@@ -59,6 +59,12 @@ TEST_F(ResumeSourceTest, ClassifiesEachKind) {
   EXPECT_EQ(r.kind, Kind::kHfTrainerCheckpoint) << r.reason;
   EXPECT_NE(r.reason.find("never unpickled"), std::string::npos) << r.reason;
 
+  // lorad's own final output_dir: adapter + trainer_state.json, no pickles.
+  fs::path final_out = dir_ / "final";
+  Touch(final_out, {"adapter_config.json", "adapter_model.safetensors", "trainer_state.json"});
+  r = ClassifyResumeSource(final_out);
+  EXPECT_EQ(r.kind, Kind::kAdapterOnly) << r.reason;
+
   fs::path pickle = dir_ / "pickle";
   Touch(pickle, {"adapter_config.json", "adapter_model.bin"});
   r = ClassifyResumeSource(pickle);

@@ -166,7 +166,10 @@ absl::StatusOr<AdapterWeights> ReadAdapterDir(const fs::path& dir) {
     return absl::InvalidArgumentError(absl::StrCat(weights.string(), ": no LoRA tensors"));
   }
   const AdapterConfig& c = out.config;
-  for (const auto& [module, ab] : found) {
+  for (const auto& entry : found) {
+    // Named copies: clang 14 cannot capture structured bindings in lambdas.
+    const std::string& module = entry.first;
+    const auto& ab = entry.second;
     auto bad = [&](const std::string& msg) {
       return absl::InvalidArgumentError(absl::StrCat(weights.string(), ": ", module, ": ", msg));
     };

@@ -58,12 +58,15 @@ ResumeSource ClassifyResumeSource(const fs::path& dir) {
                                        "safe_serialization=True)) and retry")};
   }
   if (config && weights) {
+    // The pickled state files mark an HF Trainer checkpoint; trainer_state.json
+    // alone does not (lorad's final output_dir holds one too).
     std::vector<std::string> hf;
-    for (const char* f : {"trainer_state.json", "optimizer.pt", "scheduler.pt", "rng_state.pth"}) {
+    for (const char* f : {"optimizer.pt", "scheduler.pt", "rng_state.pth"}) {
       if (has(f)) hf.push_back(f);
     }
     bool ours = has(kCheckpointManifestFile);
     if (!hf.empty() && !ours) {
+      if (has("trainer_state.json")) hf.insert(hf.begin(), "trainer_state.json");
       return {Kind::kHfTrainerCheckpoint,
               absl::StrCat(dir.string(), " is a Hugging Face Trainer checkpoint (",
                            absl::StrJoin(hf, ", "),
