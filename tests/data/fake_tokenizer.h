@@ -16,7 +16,7 @@ namespace lorad::testing {
 class FakeTokenizer : public Tokenizer {
  public:
   static constexpr int32_t kBos = 256, kEos = 257, kPad = 258, kImStart = 259, kImEnd = 260,
-                           kStartHeader = 261, kEndHeader = 262, kEotId = 263;
+                           kStartHeader = 261, kEndHeader = 262, kEotId = 263, kMarker = 300;
 
   struct Options {
     bool has_bos = true;
@@ -26,6 +26,9 @@ class FakeTokenizer : public Tokenizer {
     bool add_eos = false;  // ... and appends EOS
     bool chat_tokens = true;  // <|im_start|> etc. exist as single tokens
     std::string salt;      // changes the fingerprint
+    // Like SentencePiece's Prepend("▁") normalizer, applied by the HF library
+    // to every run of text between special tokens: kMarker starts each run.
+    bool marker_per_run = false;
   };
 
   FakeTokenizer() : FakeTokenizer(Options{}) {}
@@ -48,6 +51,7 @@ class FakeTokenizer : public Tokenizer {
     std::vector<int32_t> ids;
     if (add_special_tokens && o_.add_bos && o_.has_bos) ids.push_back(kBos);
     size_t i = 0;
+    bool in_run = false;
     while (i < text.size()) {
       bool matched = false;
       for (const auto& [s, id] : specials_) {
@@ -55,10 +59,15 @@ class FakeTokenizer : public Tokenizer {
           ids.push_back(id);
           i += s.size();
           matched = true;
+          in_run = false;
           break;
         }
       }
-      if (!matched) ids.push_back(static_cast<unsigned char>(text[i++]));
+      if (!matched) {
+        if (o_.marker_per_run && !in_run) ids.push_back(kMarker);
+        in_run = true;
+        ids.push_back(static_cast<unsigned char>(text[i++]));
+      }
     }
     if (add_special_tokens && o_.add_eos && o_.has_eos) ids.push_back(kEos);
     return ids;
@@ -70,6 +79,7 @@ class FakeTokenizer : public Tokenizer {
   std::string Decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const override {
     std::string out;
     for (int32_t id : ids) {
+      if (id == kMarker) continue;
       if (id < 256) {
         out.push_back(static_cast<char>(id));
         continue;
@@ -81,7 +91,7 @@ class FakeTokenizer : public Tokenizer {
     }
     return out;
   }
-  int64_t vocab_size() const override { return 264; }
+  int64_t vocab_size() const override { return 301; }
   std::optional<int32_t> TokenToId(std::string_view token) const override {
     auto it = specials_.find(std::string(token));
     if (it != specials_.end()) return it->second;

@@ -337,6 +337,42 @@ TEST(ChatTemplateFormat, TerminatorThatIsNotOneTokenStaysMasked) {
                               .sample());
 }
 
+TEST(ChatTemplateFormat, IdsAreThoseOfTheWholeConversationWhenPiecesEncodeDifferently) {
+  // A tokenizer that starts every run of text with a marker (SentencePiece's
+  // "▁"): encoding "user\n" and "Q" separately would give two markers where
+  // the whole conversation has one.
+  FakeTokenizer::Options o;
+  o.marker_per_run = true;
+  FakeTokenizer tok(o);
+  TrainConfig cfg;
+  DatasetSpec spec = Spec("chat_template");
+  spec.chat_template = "chatml";
+  json rec = {{"messages",
+               {{{"role", "user"}, {"content", "Q"}}, {{"role", "assistant"}, {"content", "Ans"}}}}};
+  auto out = RunFormat(tok, spec, cfg, rec);
+  ASSERT_EQ(out.size(), 1u);
+  constexpr int32_t kS = FakeTokenizer::kImStart, kE = FakeTokenizer::kImEnd,
+                    kM = FakeTokenizer::kMarker;
+  ExpectSamplesEq(out[0], ExpectedSample()
+                              .Token(kS, false).Token(kM, false).Masked("user\nQ").Token(kE, false)
+                              .Token(kM, false).Masked("\n").Token(kS, false)
+                              .Token(kM, false).Masked("assistant\n").Trained("Ans").Token(kE, true)
+                              .Token(kM, false).Masked("\n")
+                              .sample());
+  std::string text = "<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\nAns<|im_end|>\n";
+  EXPECT_EQ(out[0].input_ids, tok.Encode(text, false));
+
+  // Mistral: the answer's leading space and text are one run with " [/INST]".
+  spec.chat_template = "mistral_v1";
+  out = RunFormat(tok, spec, cfg, rec);
+  ASSERT_EQ(out.size(), 1u);
+  ExpectSamplesEq(out[0], ExpectedSample()
+                              .Token(kBos, false)
+                              .Token(kM, false).Masked(" [INST] Q [/INST]").Trained(" Ans")
+                              .Token(kEos, true)
+                              .sample());
+}
+
 TEST(ChatTemplate, JinjaTemplatesRefusedWithSupportedNames) {
   for (const char* name : {"tokenizer_default", "jinja", "gemma"}) {
     auto t = ChatTemplate::ByName(name);

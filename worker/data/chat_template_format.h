@@ -25,9 +25,15 @@ namespace lorad {
 /// Messages: record[field_messages], or `conversations` when field_messages is
 /// the default and absent; role from `role` or `from`, content from `content`
 /// or `value`; human→user, gpt→assistant.  A top-level `system` string is
-/// prepended as a system turn when the first message is not one.  Segments
-/// are tokenized one by one without special tokens (BOS only where the
-/// template writes bos_token), so masks are exact.
+/// prepended as a system turn when the first message is not one.
+/// Ids are those of the whole rendered conversation encoded at once without
+/// special tokens (as apply_chat_template does; BOS where the template writes
+/// bos_token).  Each template piece is also encoded on its own: when the two
+/// agree (the usual case) the piece boundaries are exact token boundaries;
+/// when they do not (a token across a boundary, or a SentencePiece-style
+/// tokenizer that prefixes every call with "▁"), the boundaries are found by
+/// encoding the prefix before each change of labelling — a token straddling a
+/// boundary goes to the later piece.
 class ChatTemplateFormat : public PromptFormat {
  public:
   ChatTemplateFormat(const Tokenizer& tokenizer, ChatTemplate tmpl, const DatasetSpec& spec,
