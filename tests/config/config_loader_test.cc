@@ -208,6 +208,7 @@ TEST_F(ConfigLoaderTest, UnknownAndUnimplementedKeysAreListedOnceByName) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->ignored_keys,
               ElementsAre("wandb_project", "flash_attention", "my_own_key", "datasets_extra"));
+  EXPECT_THAT(r->notes, Contains(HasSubstr("wandb_project is ignored: metrics are")));
 
   auto d = Parse("base_model: models/tiny\nlora_target_linear: true\nlearning_rate: 1e-3\n"
                  "datasets:\n  - path: data/train.jsonl\n    type: completion\n"

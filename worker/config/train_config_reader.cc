@@ -249,8 +249,7 @@ void ReadOptimisation(YamlFieldReader& r, TrainConfig* c, std::vector<std::strin
   }
 }
 
-void ReadOutputAndGuardrails(YamlFieldReader& r, TrainConfig* c, std::vector<std::string>* notes,
-                             ConfigProblems* problems) {
+void ReadOutputAndGuardrails(YamlFieldReader& r, TrainConfig* c, std::vector<std::string>* notes) {
   r.ReadString("output_dir", &c->output_dir);
   ReadCountOrFraction(r, "save_steps", &c->save_steps);
   r.ReadInt("save_total_limit", &c->save_total_limit, 0, 1'000'000);
@@ -292,7 +291,6 @@ void ReadOutputAndGuardrails(YamlFieldReader& r, TrainConfig* c, std::vector<std
     }
   }
   r.ReadInt("eval_max_new_tokens", &c->eval_max_new_tokens, 1, kMaxEvalNewTokens);
-  (void)problems;
 }
 
 }  // namespace
@@ -305,13 +303,16 @@ void ReadTrainConfig(const YAML::Node& root, const std::set<std::string>& overri
   ReadModelAndAdapter(r, config, notes, problems);
   ReadData(r, overridden, config, ignored, notes, problems);
   ReadOptimisation(r, config, notes, problems);
-  ReadOutputAndGuardrails(r, config, notes, problems);
+  ReadOutputAndGuardrails(r, config, notes);
   for (const RefusedKey& refused : RefusedTopLevelKeys()) {
     const YAML::Node node = r.Take(refused.key);
     if (YamlTruthy(node)) r.Problem(refused.key, refused.reason);
   }
   // Dataset keys were appended while reading datasets; top-level ones go first.
   std::vector<std::string> top = r.UntakenKeys();
+  for (const std::string& key : top) {
+    if (const char* hint = IgnoredKeyHint(key)) notes->push_back(key + " is ignored: " + hint);
+  }
   ignored->insert(ignored->begin(), top.begin(), top.end());
 }
 

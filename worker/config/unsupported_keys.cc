@@ -1,5 +1,7 @@
 #include "worker/config/unsupported_keys.h"
 
+#include <utility>
+
 namespace lorad {
 
 const std::vector<RefusedKey>& RefusedTopLevelKeys() {
@@ -72,6 +74,28 @@ const std::vector<RefusedKey>& RefusedDatasetKeys() {
       {"preprocess_shards", "dataset sharding is not supported"},
   };
   return kKeys;
+}
+
+const char* IgnoredKeyHint(const std::string& key) {
+  static const std::vector<std::pair<const char*, const char*>> kHints = {
+      {"saves_per_epoch", "use save_steps (a count, or a fraction of the total steps)"},
+      {"evals_per_epoch", "use eval_steps (a count, or a fraction of the total steps)"},
+      {"save_strategy", "checkpoints follow save_steps, and are always written at the end"},
+      {"eval_strategy", "evaluation follows eval_steps"},
+      {"special_tokens", "the tokenizer's own special tokens are used"},
+      {"test_datasets", "evaluation uses the val_set_size split of datasets"},
+      {"early_stopping", "use early_stopping_patience"},
+      {"deepspeed", "one device per job; the training math is unchanged"},
+      {"fsdp", "one device per job; the training math is unchanged"},
+      {"fsdp_config", "one device per job; the training math is unchanged"},
+      {"wandb_project", "metrics are the JSON records on stdout and lorad's Prometheus metrics"},
+      {"mlflow_tracking_uri",
+       "metrics are the JSON records on stdout and lorad's Prometheus metrics"},
+  };
+  for (const auto& [k, hint] : kHints) {
+    if (key == k) return hint;
+  }
+  return nullptr;
 }
 
 }  // namespace lorad

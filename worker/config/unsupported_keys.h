@@ -18,4 +18,8 @@ const std::vector<RefusedKey>& RefusedTopLevelKeys();
 /// Same for keys of a datasets[] entry.
 const std::vector<RefusedKey>& RefusedDatasetKeys();
 
+/// For a common Axolotl key that this build ignores, what to do instead
+/// ("use save_steps ..."); nullptr when there is nothing useful to say.
+const char* IgnoredKeyHint(const std::string& key);
+
 }  // namespace lorad
