@@ -83,6 +83,32 @@ TEST_F(BuildDatasetTest, BadLinesFailWithFileAndLineUnlessSkipped) {
   EXPECT_EQ(ds->train.size(), 2u);
 }
 
+TEST_F(BuildDatasetTest, ManyRecordsKeepFileOrderAndTheFirstBadLineIsReported) {
+  // More records than one formatting chunk, formatted by several threads.
+  TrainConfig c = Config();
+  std::string text = Lines(9000, "r");
+  text += "{\"text\": 1}\n";             // line 9001
+  text += Lines(10, "t") + "oops\n";       // line 9012
+  auto p = dir_.Write("big.jsonl", text);
+  c.datasets.push_back(Spec(p));
+  auto ds = BuildDataset(c, tok_, nullptr);
+  ASSERT_FALSE(ds.ok());
+  EXPECT_EQ(std::string(ds.status().message()).rfind(p.string() + ":9001: ", 0), 0u) << ds.status();
+  c.skip_bad_lines = true;
+  DataBuildReport report;
+  ds = BuildDataset(c, tok_, &report);
+  ASSERT_TRUE(ds.ok()) << ds.status();
+  EXPECT_EQ(report.bad_lines_skipped, 2);
+  ASSERT_EQ(ds->train.size(), 9010u);
+  for (size_t i = 0; i < ds->train.size(); ++i) {
+    const std::string want = i < 9000 ? "r" + std::to_string(i) : "t" + std::to_string(i - 9000);
+    std::vector<int32_t> ids = {FakeTokenizer::kBos};
+    for (int32_t b : FakeTokenizer::Bytes(want)) ids.push_back(b);
+    ids.push_back(FakeTokenizer::kEos);
+    ASSERT_EQ(ds->train[i].input_ids, ids) << "sample " << i;
+  }
+}
+
 TEST_F(BuildDatasetTest, ValidationSplitIsSeededAndDeterministic) {
   TrainConfig c = Config();
   c.datasets.push_back(Spec(dir_.Write("d.jsonl", Lines(40, "s"))));

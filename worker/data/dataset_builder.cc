@@ -1,6 +1,9 @@
 #include "worker/data/dataset_builder.h"
 
 #include <algorithm>
+#include <atomic>
+#include <system_error>
+#include <thread>
 #include <cmath>
 #include <memory>
 
@@ -27,6 +30,43 @@ bool HasTrainedLabel(const Sample& s) {
   return false;
 }
 
+// Records are read in chunks (bounded memory) and formatted by several
+// threads (Tokenizer::Encode is thread-safe); results are consumed in file
+// order, so samples and the first reported error do not depend on timing.
+constexpr size_t kChunkRecords = 4096;
+
+struct PendingRecord {
+  nlohmann::json record;
+  std::string where;
+  absl::Status read_error;  // a bad line found by the reader
+  absl::Status format_error;
+  std::vector<Sample> samples;
+};
+
+int FormatThreads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp<unsigned>(n, 1, 8));
+}
+
+void FormatChunk(const PromptFormat& format, std::vector<PendingRecord>* chunk) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < chunk->size();) {
+      PendingRecord& r = (*chunk)[i];
+      if (r.read_error.ok()) r.format_error = format.Tokenize(r.record, &r.samples);
+    }
+  };
+  std::vector<std::thread> pool;
+  const int threads = chunk->size() < 256 ? 1 : FormatThreads();
+  try {
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  } catch (const std::system_error&) {
+    // No more threads: the ones started and this one finish the chunk.
+  }
+  work();
+  for (std::thread& t : pool) t.join();
+}
+
 absl::Status ReadAndFormat(const TrainConfig& config, const DatasetSpec& spec,
                            const PromptFormat& format, std::vector<Sample>* samples,
                            DataBuildReport* report) {
@@ -34,7 +74,6 @@ absl::Status ReadAndFormat(const TrainConfig& config, const DatasetSpec& spec,
   options.text_field = spec.type == "completion" ? spec.field : "text";
   LORAD_ASSIGN_OR_RETURN(std::unique_ptr<RecordReader> reader,
                          RecordReader::Open(spec.path, options));
-  nlohmann::json record;
   auto bad = [&](const absl::Status& status) -> absl::Status {
     if (!config.skip_bad_lines) return status;
     ++report->bad_lines_skipped;
@@ -43,24 +82,42 @@ absl::Status ReadAndFormat(const TrainConfig& config, const DatasetSpec& spec,
     }
     return absl::OkStatus();
   };
-  while (true) {
-    absl::StatusOr<bool> got = reader->Next(&record);
-    if (!got.ok()) {
-      // I/O errors are not "bad lines": only INVALID_ARGUMENT is skippable.
-      if (got.status().code() != absl::StatusCode::kInvalidArgument) return got.status();
-      LORAD_RETURN_IF_ERROR(bad(got.status()));
-      continue;
+  bool done = false;
+  std::vector<PendingRecord> chunk;
+  while (!done) {
+    chunk.clear();
+    while (chunk.size() < kChunkRecords) {
+      PendingRecord r;
+      absl::StatusOr<bool> got = reader->Next(&r.record);
+      if (got.ok() && !*got) {
+        done = true;
+        break;
+      }
+      r.where = reader->Where();
+      if (!got.ok()) r.read_error = got.status();
+      const bool fatal = !got.ok() && got.status().code() != absl::StatusCode::kInvalidArgument;
+      chunk.push_back(std::move(r));
+      if (fatal) {
+        done = true;
+        break;
+      }
     }
-    if (!*got) break;
-    const size_t before = samples->size();
-    absl::Status st = format.Tokenize(record, samples);
-    if (!st.ok()) {
-      samples->resize(before);
-      LORAD_RETURN_IF_ERROR(
-          bad(absl::InvalidArgumentError(absl::StrCat(reader->Where(), ": ", st.message()))));
-      continue;
+    FormatChunk(format, &chunk);
+    for (PendingRecord& r : chunk) {
+      if (!r.read_error.ok()) {
+        // I/O errors are not "bad lines": only INVALID_ARGUMENT is skippable.
+        if (r.read_error.code() != absl::StatusCode::kInvalidArgument) return r.read_error;
+        LORAD_RETURN_IF_ERROR(bad(r.read_error));
+        continue;
+      }
+      if (!r.format_error.ok()) {
+        LORAD_RETURN_IF_ERROR(
+            bad(absl::InvalidArgumentError(absl::StrCat(r.where, ": ", r.format_error.message()))));
+        continue;
+      }
+      for (Sample& s : r.samples) samples->push_back(std::move(s));
+      ++report->records;
     }
-    ++report->records;
   }
   return absl::OkStatus();
 }
