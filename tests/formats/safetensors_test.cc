@@ -95,6 +95,9 @@ TEST(SafetensorsHeaderTest, RefusesHostileAndBrokenHeaders) {
       {"overflow", RawFile(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],)"
                            R"("data_offsets":[0,4]}})", 4),
        "tensor 't': shape overflows"},
+      {"partial product overflow",
+       RawFile(R"({"t":{"dtype":"F32","shape":[4294967296,2147483648,0],"data_offsets":[0,0]}})", 0),
+       "tensor 't': shape overflows"},
       {"size mismatch", RawFile(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
        "needs 12 bytes but data_offsets span 8"},
       {"hole", RawFile(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),

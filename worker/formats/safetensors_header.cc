@@ -87,7 +87,9 @@ absl::StatusOr<TensorInfo> ParseTensorEntry(const std::string& name, const json&
 absl::StatusOr<uint64_t> ByteSize(const TensorInfo& info, std::string_view source) {
   uint64_t n = 1;
   for (int64_t d : info.shape) {
-    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) {
+    // Every partial product must fit int64 too: numel() multiplies in that order.
+    if (__builtin_mul_overflow(n, static_cast<uint64_t>(d), &n) ||
+        n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       return Invalid(source, absl::StrCat("tensor '", info.name, "': shape overflows"));
     }
   }
