@@ -146,6 +146,22 @@ TEST_F(PreprocessCommandTest, TextViewMarksTrainedSpansAndPackedRowsHavePosition
   EXPECT_NE(r.err.find("(packed)"), std::string::npos) << r.err;
 }
 
+TEST_F(PreprocessCommandTest, ShippedExamplesTokenizeWithTrainedTokens) {
+  for (const char* name : {"tiny-lora.yaml", "alpaca-lora.yaml", "chat-lora.yaml"}) {
+    SCOPED_TRACE(name);
+    const fs::path example = fs::path(LORAD_SOURCE_DIR) / "examples" / name;
+    if (!fs::exists(example)) GTEST_SKIP() << example << " not in this checkout";
+    Result r = RunPreprocess(dir_.path(), {example.string(), "-o", "json", "--show", "1",
+                                           "--set", "base_model=" + model_.string(), "--set",
+                                           "output_dir=" + (dir_.path() / "out").string()});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    nlohmann::json row = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+    int trained = 0;
+    for (int64_t l : row["labels"].get<std::vector<int64_t>>()) trained += l != -100;
+    EXPECT_GT(trained, 0) << r.out;
+  }
+}
+
 TEST_F(PreprocessCommandTest, BadConfigAndBadDataExitTwo) {
   Result r = RunPreprocess(dir_.path(), {});
   EXPECT_EQ(r.rc, 2);
