@@ -2,7 +2,8 @@
 // binding @anush008/tokenizers), for the C++ parity test.
 //   node reference_encode.js NPM_DIR TOKENIZER_JSON TEXT_FILE...
 // Prints one JSON array: [{"text", "special": ids with add_special_tokens=true,
-// "plain": ids with add_special_tokens=false}] for each whole file and each of its lines.
+// "plain": ids with add_special_tokens=false, "decoded": decode(special, skip_special_tokens=true)}]
+// for each whole file and each of its lines.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -27,7 +28,9 @@ async function main() {
   for (const text of texts) {
     const special = await tok.encode(text, null, { addSpecialTokens: true });
     const plain = await tok.encode(text, null, { addSpecialTokens: false });
-    out.push({ text, special: Array.from(special.getIds()), plain: Array.from(plain.getIds()) });
+    const specialIds = Array.from(special.getIds());
+    const decoded = await tok.decode(specialIds, true);
+    out.push({ text, special: specialIds, plain: Array.from(plain.getIds()), decoded });
   }
   process.stdout.write(JSON.stringify(out));
 }

@@ -127,6 +127,17 @@ void ExpectParity(const fs::path& tokenizer_json) {
     }
   }
   EXPECT_EQ(mismatches, 0) << "of " << ref.size() * 2 << " encodings";
+  int decode_mismatches = 0;
+  for (const auto& entry : ref) {
+    const std::vector<int32_t> ids = entry["special"];
+    const std::string want = entry["decoded"];
+    const std::string got = (*tok)->Decode(ids, /*skip_special_tokens=*/true);
+    if (got != want && ++decode_mismatches <= 3) {
+      ADD_FAILURE() << tokenizer_json << " decode(skip_special_tokens=true)\nwant: " << want
+                    << "\ngot:  " << got;
+    }
+  }
+  EXPECT_EQ(decode_mismatches, 0) << "of " << ref.size() << " decodes";
 }
 
 fs::path LenmlTokenizer(const std::string& name) {

@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<AddedVocabulary>> AddedVocabulary::FromJson(
   if (j.size() > kMaxAddedTokens) {
     return at.Error(absl::StrCat(j.size(), " entries exceed the limit of ", kMaxAddedTokens));
   }
+  size_t total_bytes = 0;
   for (size_t i = 0; i < j.size(); ++i) {
     const JsonPath t_at = at.Index(i);
     const nlohmann::json& t = j[i];
@@ -72,6 +73,11 @@ absl::StatusOr<std::unique_ptr<AddedVocabulary>> AddedVocabulary::FromJson(
     AddedToken tok;
     LORAD_ASSIGN_OR_RETURN(tok.content, JsonString(t, "content", t_at, true));
     if (tok.content.empty()) return t_at.Key("content").Error("empty added token");
+    // The match tries grow with the total content size: bound it.
+    total_bytes += tok.content.size();
+    if (total_bytes > kMaxAddedTokenBytes) {
+      return t_at.Error(absl::StrCat("added tokens exceed ", kMaxAddedTokenBytes, " bytes in all"));
+    }
     LORAD_ASSIGN_OR_RETURN(const int64_t id, JsonInt(t, "id", t_at, 0, kMaxTokenId, -1));
     if (id < 0) return t_at.Key("id").Error("required id is missing");
     LORAD_ASSIGN_OR_RETURN(tok.special, JsonBool(t, "special", t_at, false));

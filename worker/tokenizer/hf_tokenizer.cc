@@ -1,6 +1,8 @@
 #include "worker/tokenizer/hf_tokenizer.h"
 
+#include <exception>
 #include <iostream>
+#include <new>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -72,6 +74,21 @@ absl::StatusOr<TokenizerConfigFields> TokenizerConfigFields::Parse(std::string_v
 }
 
 absl::StatusOr<std::unique_ptr<HfTokenizer>> HfTokenizer::Create(
+    std::string_view tokenizer_json, std::string_view tokenizer_config_json,
+    std::string_view source) {
+  // The parsers check types before every access; this is the module edge's net for
+  // anything they miss (the loader is fuzzed), so no exception escapes.
+  try {
+    return CreateUnchecked(tokenizer_json, tokenizer_config_json, source);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat(std::string(source), ": out of memory while loading the tokenizer"));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": ", e.what()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<HfTokenizer>> HfTokenizer::CreateUnchecked(
     std::string_view tokenizer_json, std::string_view tokenizer_config_json,
     std::string_view source) {
   LORAD_ASSIGN_OR_RETURN(const nlohmann::json j, ParseJson(tokenizer_json, source));

@@ -47,6 +47,9 @@ class HfTokenizer final : public Tokenizer {
 
  private:
   HfTokenizer() = default;
+  static absl::StatusOr<std::unique_ptr<HfTokenizer>> CreateUnchecked(
+      std::string_view tokenizer_json, std::string_view tokenizer_config_json,
+      std::string_view source);
   absl::Status EncodePiece(std::string text, bool at_input_start, std::vector<int32_t>* ids) const;
   absl::Status ApplyConfig(const TokenizerConfigFields& cfg, std::string_view source);
 

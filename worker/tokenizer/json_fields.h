@@ -17,6 +17,7 @@ inline constexpr size_t kMaxTokenizerVocab = size_t{1} << 22;     // entries
 inline constexpr size_t kMaxTokenizerMerges = size_t{1} << 23;    // entries
 inline constexpr size_t kMaxTokenBytes = 4096;                    // one token's UTF-8
 inline constexpr size_t kMaxAddedTokens = size_t{1} << 20;        // entries
+inline constexpr size_t kMaxAddedTokenBytes = size_t{16} << 20;   // all contents together
 inline constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;    // largest id accepted
 inline constexpr size_t kMaxComponentDepth = 16;                  // nested Sequence levels
 
