@@ -183,6 +183,9 @@ int PreprocessCommand(int argc, char** argv) {
     std::fprintf(stderr, "preprocess: ignoring config key '%s' (not supported by this build)\n",
                  key.c_str());
   }
+  for (const std::string& note : loaded->notes) {
+    std::fprintf(stderr, "preprocess: note: %s\n", note.c_str());
+  }
   const TrainConfig& config = loaded->config;
   auto tokenizer = Tokenizer::LoadFromDir(config.base_model);
   if (!tokenizer.ok()) {
