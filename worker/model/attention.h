@@ -10,7 +10,9 @@
 namespace lorad {
 
 enum class AttentionBackend {
-  kEager,  // transformers' eager_attention_forward, op for op
+  kEager,      // transformers' eager_attention_forward, op for op
+  kBlockwise,  // blocks + online softmax, recomputed in backward (blockwise_attention.h):
+               // never stores [B, nH, T, S] scores; the long-sequence path
 };
 
 /// Which keys each query may see.  Query i (0-based within the call) sits at key

@@ -84,6 +84,12 @@ class CausalLmImpl : public torch::nn::Module {
   bool gradient_checkpointing() const { return gradient_checkpointing_; }
   void SetAttentionBackend(AttentionBackend backend) { options_.attention = backend; }
 
+  /// Replaces one frozen base tensor by its transformers name
+  /// ("model.layers.0.self_attn.q_proj.weight"); the caller checked the shape.
+  absl::Status SetBaseTensor(const std::string& hf_name, torch::Tensor value);
+  /// Tensors the checkpoint held that this model does not use (reported by the loader).
+  const std::vector<std::string>& unexpected_tensors() const { return unexpected_tensors_; }
+
   int64_t NumBaseParameters() const;
   int64_t NumLoraParameters() const;
 
@@ -109,6 +115,7 @@ class CausalLmImpl : public torch::nn::Module {
   torch::Tensor cos_table_, sin_table_;
   /// Keeps the mmapped files alive: base weights may be zero-copy views of them.
   std::shared_ptr<SafetensorsCollection> weights_;
+  std::vector<std::string> unexpected_tensors_;
 };
 
 TORCH_MODULE(CausalLm);

@@ -7,6 +7,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <string>
 
 #include "worker/formats/model_config.h"
 #include "worker/model/attention.h"
@@ -40,6 +41,8 @@ class DecoderLayerImpl : public torch::nn::Module {
 
   /// The seven linears by short name (q_proj … down_proj); nullptr if unknown.
   LoraLinear* Linear(const std::string& short_name);
+  /// Replaces the frozen norm weights (the loader's tensors).
+  void SetNormWeights(torch::Tensor input_norm, torch::Tensor post_norm);
 
   LoraLinear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   LoraLinear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};

@@ -4,7 +4,6 @@
 // in the style of the PyTorch C++ frontend (torch/nn/modules/linear.h).
 #pragma once
 
-#include <torch/nn/cloneable.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 #include <torch/types.h>
@@ -40,13 +39,12 @@ struct LoraAdapterOptions {
 /// the scaling multiply and the residual add happen in bf16).  In an fp32 model
 /// the casts are no-ops and the math is exact PEFT.  Gradients reach the fp32
 /// masters through the cast.
-class LoraLinearImpl : public torch::nn::Cloneable<LoraLinearImpl> {
+class LoraLinearImpl : public torch::nn::Module {
  public:
   explicit LoraLinearImpl(const LoraLinearOptions& options);
   LoraLinearImpl(int64_t in_features, int64_t out_features)
       : LoraLinearImpl(LoraLinearOptions(in_features, out_features)) {}
 
-  void reset() override;
   void pretty_print(std::ostream& stream) const override;
 
   /// Adds (or replaces) the adapter: lora_A [r, in] kaiming_uniform(a=√5), i.e.
@@ -70,6 +68,9 @@ class LoraLinearImpl : public torch::nn::Cloneable<LoraLinearImpl> {
   torch::Tensor lora_B;  // [out, r] fp32, trainable
 
  private:
+  /// Registers `name` or replaces the tensor already registered under it.
+  torch::Tensor SetParameter(const std::string& name, torch::Tensor value, bool requires_grad);
+
   LoraAdapterOptions adapter_;
   double scaling_ = 0.0;
 };

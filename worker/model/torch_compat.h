@@ -3,9 +3,11 @@
 // worker/model uses the stable C++ API plus what this header provides.
 #pragma once
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <mutex>
 #include <vector>
 
 #define LORAD_TORCH_AT_LEAST(major, minor) \

@@ -1,0 +1,75 @@
+#include "worker/model/attention.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+
+#include "worker/model/blockwise_attention.h"
+
+namespace lorad {
+
+void PrepareAttentionMask(AttentionMask& mask, int64_t num_queries, int64_t num_keys,
+                          const torch::Device& device) {
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  // Absolute key position of each query.
+  torch::Tensor qpos = torch::arange(num_queries, i64).add_(mask.query_offset).unsqueeze(1);
+  torch::Tensor kpos = torch::arange(num_keys, i64).unsqueeze(0);
+  torch::Tensor allowed = kpos.le(qpos);  // [T, S]
+  if (mask.sliding_window > 0) allowed = allowed.logical_and(kpos.gt(qpos - mask.sliding_window));
+  allowed = allowed.unsqueeze(0).unsqueeze(0);  // [1, 1, T, S]
+  if (mask.segment_ids.defined()) {
+    torch::Tensor seg_k = mask.segment_ids.to(device);                   // [B, S]
+    torch::Tensor seg_q = seg_k.narrow(1, num_keys - num_queries, num_queries);  // [B, T]
+    allowed = allowed.logical_and(seg_q.unsqueeze(2).eq(seg_k.unsqueeze(1)).unsqueeze(1));
+  }
+  if (mask.key_padding.defined()) {
+    allowed = allowed.logical_and(mask.key_padding.to(device).logical_not().view(
+        {mask.key_padding.size(0), 1, 1, num_keys}));
+  }
+  // A padding query may see nothing; let it see its own position so its
+  // softmax row is not empty (its output is never used).
+  torch::Tensor self = qpos.eq(kpos).unsqueeze(0).unsqueeze(0);
+  mask.dense_allowed = allowed.logical_or(self);
+}
+
+namespace {
+
+// transformers' repeat_kv: [B, nKV, S, hd] → [B, nKV·rep, S, hd], kv head j
+// serving query heads j·rep … j·rep+rep−1.
+torch::Tensor RepeatKv(const torch::Tensor& x, int64_t rep) {
+  if (rep == 1) return x;
+  const auto b = x.size(0), n = x.size(1), s = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, n, rep, s, d}).reshape({b, n * rep, s, d});
+}
+
+torch::Tensor EagerAttention(const torch::Tensor& q, const torch::Tensor& k,
+                             const torch::Tensor& v, const AttentionMask& mask, double scale) {
+  const int64_t rep = q.size(1) / k.size(1);
+  torch::Tensor kr = RepeatKv(k, rep), vr = RepeatKv(v, rep);
+  // As transformers' eager_attention_forward: scores in the activation dtype,
+  // masked, softmax in fp32, cast back, times V.
+  torch::Tensor scores = torch::matmul(q, kr.transpose(2, 3)).mul_(scale);
+  torch::Tensor s32 = scores.to(torch::kFloat32);
+  if (mask.dense_allowed.defined()) {
+    s32 = s32.masked_fill(mask.dense_allowed.logical_not(),
+                          std::numeric_limits<float>::lowest());
+  }
+  torch::Tensor probs = torch::softmax(s32, -1).to(q.scalar_type());
+  return torch::matmul(probs, vr);
+}
+
+}  // namespace
+
+torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                     const AttentionMask& mask, double scale, AttentionBackend backend) {
+  TORCH_CHECK(q.size(1) % k.size(1) == 0, "attention: heads not a multiple of kv heads");
+  switch (backend) {
+    case AttentionBackend::kBlockwise:
+      return BlockwiseAttention(q, k, v, mask, scale);
+    case AttentionBackend::kEager:
+      break;
+  }
+  return EagerAttention(q, k, v, mask, scale);
+}
+
+}  // namespace lorad

@@ -1,0 +1,190 @@
+#include "worker/model/blockwise_attention.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace lorad {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+struct MaskSpec {
+  torch::Tensor segment_ids;  // [B, S] or undefined
+  torch::Tensor key_padding;  // [B, S] bool or undefined
+  int64_t sliding_window = 0;
+  int64_t query_offset = 0;
+};
+
+// "allowed" for queries [q0, q0+nq) × keys [k0, k0+nk): [B or 1, 1, nq, nk], or
+// an undefined tensor when the whole block is visible.  Same rules as
+// PrepareAttentionMask (including "a query always sees itself").
+torch::Tensor BlockAllowed(const MaskSpec& m, int64_t q0, int64_t nq, int64_t k0, int64_t nk,
+                           int64_t num_keys, const torch::Device& device) {
+  const int64_t first_q = q0 + m.query_offset, last_q = first_q + nq - 1;
+  const bool fully_causal = k0 + nk - 1 <= first_q;
+  const bool window_free = m.sliding_window <= 0 || k0 > last_q - m.sliding_window;
+  if (fully_causal && window_free && !m.segment_ids.defined() && !m.key_padding.defined()) {
+    return {};
+  }
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  torch::Tensor qpos = torch::arange(first_q, first_q + nq, i64).unsqueeze(1);
+  torch::Tensor kpos = torch::arange(k0, k0 + nk, i64).unsqueeze(0);
+  torch::Tensor allowed = kpos.le(qpos);
+  if (m.sliding_window > 0) allowed = allowed.logical_and(kpos.gt(qpos - m.sliding_window));
+  allowed = allowed.unsqueeze(0).unsqueeze(0);
+  if (m.segment_ids.defined()) {
+    torch::Tensor seg_q = m.segment_ids.narrow(1, first_q, nq);
+    torch::Tensor seg_k = m.segment_ids.narrow(1, k0, nk);
+    allowed = allowed.logical_and(seg_q.unsqueeze(2).eq(seg_k.unsqueeze(1)).unsqueeze(1));
+  }
+  if (m.key_padding.defined()) {
+    allowed = allowed.logical_and(
+        m.key_padding.narrow(1, k0, nk).logical_not().view({m.key_padding.size(0), 1, 1, nk}));
+  }
+  return allowed.logical_or(qpos.eq(kpos).unsqueeze(0).unsqueeze(0));
+}
+
+// Key blocks that can hold a visible key for the query block (causality and
+// window prune whole blocks); segments and padding are handled by the mask.
+std::pair<int64_t, int64_t> KeyRange(const MaskSpec& m, int64_t q0, int64_t nq, int64_t s) {
+  const int64_t first_q = q0 + m.query_offset, last_q = first_q + nq - 1;
+  int64_t lo = 0;
+  if (m.sliding_window > 0) lo = std::max<int64_t>(0, first_q - m.sliding_window + 1);
+  return {lo, std::min(s, last_q + 1)};
+}
+
+torch::Tensor RepeatHeads(const torch::Tensor& x, int64_t rep) {
+  if (rep == 1) return x;
+  const auto b = x.size(0), n = x.size(1), s = x.size(2), d = x.size(3);
+  return x.unsqueeze(2).expand({b, n, rep, s, d}).reshape({b, n * rep, s, d});
+}
+
+struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAttentionFunction> {
+  // q [B, nH, T, hd], k/v already repeated to nH heads.
+  static variable_list forward(AutogradContext* ctx, torch::Tensor q, torch::Tensor k,
+                               torch::Tensor v, const MaskSpec* m, double scale, int64_t bq,
+                               int64_t bk) {
+    const int64_t t = q.size(2), s = k.size(2);
+    torch::Tensor out = torch::empty_like(q);
+    torch::Tensor lse = torch::empty({q.size(0), q.size(1), t}, q.options().dtype(torch::kFloat32));
+    {
+      torch::NoGradGuard no_grad;
+      for (int64_t q0 = 0; q0 < t; q0 += bq) {
+        const int64_t nq = std::min(bq, t - q0);
+        torch::Tensor qb = q.narrow(2, q0, nq);
+        auto [lo, hi] = KeyRange(*m, q0, nq, s);
+        torch::Tensor row_max, row_sum, acc;
+        for (int64_t k0 = lo - lo % bk; k0 < hi; k0 += bk) {
+          const int64_t nk = std::min(bk, s - k0);
+          torch::Tensor sc = torch::matmul(qb, k.narrow(2, k0, nk).transpose(2, 3))
+                                 .mul_(scale)
+                                 .to(torch::kFloat32);
+          torch::Tensor allowed = BlockAllowed(*m, q0, nq, k0, nk, s, q.device());
+          if (allowed.defined()) {
+            sc.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+          }
+          torch::Tensor bmax = std::get<0>(sc.max(-1, true));
+          torch::Tensor new_max = row_max.defined() ? torch::maximum(row_max, bmax) : bmax;
+          // Rows with nothing visible yet keep -inf; exp(-inf - -inf) must not be NaN.
+          torch::Tensor safe_max = torch::where(torch::isinf(new_max), torch::zeros_like(new_max),
+                                                new_max);
+          torch::Tensor p = (sc - safe_max).exp_();
+          torch::Tensor pv = torch::matmul(p.to(q.scalar_type()), v.narrow(2, k0, nk))
+                                 .to(torch::kFloat32);
+          if (!acc.defined()) {
+            acc = pv;
+            row_sum = p.sum(-1, true);
+          } else {
+            torch::Tensor old_safe = torch::where(torch::isinf(row_max),
+                                                  torch::zeros_like(row_max), row_max);
+            torch::Tensor corr = (old_safe - safe_max).exp_();
+            corr = torch::where(torch::isinf(row_max), torch::zeros_like(corr), corr);
+            acc = acc * corr + pv;
+            row_sum = row_sum * corr + p.sum(-1, true);
+          }
+          row_max = new_max;
+        }
+        out.narrow(2, q0, nq).copy_(acc / row_sum);
+        lse.narrow(2, q0, nq).copy_((row_max + row_sum.log()).squeeze(-1));
+      }
+    }
+    ctx->save_for_backward({q, k, v, out, lse});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["bq"] = bq;
+    ctx->saved_data["bk"] = bk;
+    if (m->segment_ids.defined()) ctx->saved_data["segment_ids"] = m->segment_ids;
+    if (m->key_padding.defined()) ctx->saved_data["key_padding"] = m->key_padding;
+    ctx->saved_data["sliding_window"] = m->sliding_window;
+    ctx->saved_data["query_offset"] = m->query_offset;
+    return {out};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    auto saved = ctx->get_saved_variables();
+    torch::Tensor q = saved[0], k = saved[1], v = saved[2], out = saved[3], lse = saved[4];
+    MaskSpec spec;
+    if (ctx->saved_data.count("segment_ids")) spec.segment_ids = ctx->saved_data["segment_ids"].toTensor();
+    if (ctx->saved_data.count("key_padding")) spec.key_padding = ctx->saved_data["key_padding"].toTensor();
+    spec.sliding_window = ctx->saved_data["sliding_window"].toInt();
+    spec.query_offset = ctx->saved_data["query_offset"].toInt();
+    const MaskSpec* m = &spec;
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const int64_t bq = ctx->saved_data["bq"].toInt(), bk = ctx->saved_data["bk"].toInt();
+    const int64_t t = q.size(2), s = k.size(2);
+    torch::Tensor dout = grad_outputs[0].contiguous();
+    // D_i = Σ_d dO·O  (rowsum of dP∘P).
+    torch::Tensor delta = (dout.to(torch::kFloat32) * out.to(torch::kFloat32)).sum(-1, true);
+    torch::Tensor dq = torch::zeros(q.sizes(), q.options().dtype(torch::kFloat32));
+    torch::Tensor dk = torch::zeros(k.sizes(), k.options().dtype(torch::kFloat32));
+    torch::Tensor dv = torch::zeros(v.sizes(), v.options().dtype(torch::kFloat32));
+    const auto act = q.scalar_type();
+    for (int64_t q0 = 0; q0 < t; q0 += bq) {
+      const int64_t nq = std::min(bq, t - q0);
+      torch::Tensor qb = q.narrow(2, q0, nq);
+      torch::Tensor dob = dout.narrow(2, q0, nq);
+      torch::Tensor lse_b = lse.narrow(2, q0, nq).unsqueeze(-1);
+      torch::Tensor delta_b = delta.narrow(2, q0, nq);
+      auto [lo, hi] = KeyRange(*m, q0, nq, s);
+      for (int64_t k0 = lo - lo % bk; k0 < hi; k0 += bk) {
+        const int64_t nk = std::min(bk, s - k0);
+        torch::Tensor kb = k.narrow(2, k0, nk), vb = v.narrow(2, k0, nk);
+        torch::Tensor sc = torch::matmul(qb, kb.transpose(2, 3)).mul_(scale).to(torch::kFloat32);
+        torch::Tensor allowed = BlockAllowed(*m, q0, nq, k0, nk, s, q.device());
+        if (allowed.defined()) {
+          sc.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+        }
+        torch::Tensor p = (sc - lse_b).exp_();  // the forward's probabilities
+        torch::Tensor p_act = p.to(act);
+        dv.narrow(2, k0, nk).add_(torch::matmul(p_act.transpose(2, 3), dob).to(torch::kFloat32));
+        torch::Tensor dp = torch::matmul(dob, vb.transpose(2, 3)).to(torch::kFloat32);
+        torch::Tensor ds = (p * (dp - delta_b)).mul_(scale).to(act);
+        dq.narrow(2, q0, nq).add_(torch::matmul(ds, kb).to(torch::kFloat32));
+        dk.narrow(2, k0, nk).add_(torch::matmul(ds.transpose(2, 3), qb).to(torch::kFloat32));
+      }
+    }
+    return {dq.to(act), dk.to(act), dv.to(act), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+torch::Tensor BlockwiseAttention(const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v, const AttentionMask& mask, double scale,
+                                 int64_t block_q, int64_t block_k) {
+  TORCH_CHECK(q.size(1) % k.size(1) == 0, "attention: heads not a multiple of kv heads");
+  const int64_t rep = q.size(1) / k.size(1);
+  MaskSpec m{mask.segment_ids, mask.key_padding, mask.sliding_window, mask.query_offset};
+  if (m.segment_ids.defined()) m.segment_ids = m.segment_ids.to(q.device());
+  if (m.key_padding.defined()) m.key_padding = m.key_padding.to(q.device());
+  if (block_q <= 0) block_q = 128;
+  if (block_k <= 0) block_k = 256;
+  // K/V repeated for GQA (nH·S·hd, small next to the T×S scores avoided).
+  return BlockwiseAttentionFunction::apply(q, RepeatHeads(k, rep), RepeatHeads(v, rep), &m, scale,
+                                           block_q, block_k)[0];
+}
+
+}  // namespace lorad
