@@ -103,6 +103,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TcpCredentials(const Se
 }
 
 int Run(int argc, char** argv) {
+  // Block the stop signals before any thread exists (gRPC, civetweb, the
+  // loop inherit the mask); main waits for them with sigwait below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
       std::cout << kUsage;
@@ -232,13 +240,6 @@ int Run(int argc, char** argv) {
     spdlog::critical("recovering jobs: {}", s.ToString());
     return 1;
   }
-  // Block the stop signals in every thread; main waits for them below.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
 
   EventLoop loop([&scheduler] { scheduler.Tick(); }, 200);
   JobServiceImpl job_service(scheduler, loop, metrics, access, LORAD_VERSION,
