@@ -3,6 +3,8 @@
 #include <cstring>
 #include <mutex>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace lorad {

@@ -1,0 +1,188 @@
+// `lorad-worker run` as a user runs it: the real binary, real files, exit
+// codes and messages for every bad input, JSON lines, --dry-run and SIGTERM.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fcntl.h>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "tests/train/tiny_run_fixture.h"
+
+extern char** environ;
+
+namespace lorad {
+namespace {
+
+using testing::TempDir;
+
+const std::string kWorker = std::string(LORAD_BINARY_DIR) + "/worker/cli/lorad-worker";
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+pid_t Spawn(const std::vector<std::string>& args, const std::filesystem::path& out,
+            const std::filesystem::path& err) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(kWorker.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, kWorker.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+int Wait(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Result Run(const TempDir& tmp, const std::vector<std::string>& args) {
+  Result r;
+  r.code = Wait(Spawn(args, tmp.path() / "stdout.txt", tmp.path() / "stderr.txt"));
+  r.out = testing::ReadText(tmp.path() / "stdout.txt");
+  r.err = testing::ReadText(tmp.path() / "stderr.txt");
+  return r;
+}
+
+std::vector<nlohmann::json> Records(const std::string& out) {
+  std::vector<nlohmann::json> records;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_TRUE(j.is_object()) << "not a JSON object line: " << line;
+    records.push_back(j);
+  }
+  return records;
+}
+
+const std::string kGood = "lora_r: 4\nlearning_rate: 0.01\nmicro_batch_size: 2\nbf16: false\n";
+
+class RunCommandTest : public ::testing::Test {
+ protected:
+  RunCommandTest() : tmp_("cli") {
+    testing::WriteRepetitiveDataset(tmp_.path() / "data.jsonl", 8);
+  }
+  std::string Config(const std::string& extra) {
+    return testing::WriteConfig(tmp_.path(), tmp_.path() / "data.jsonl", extra).string();
+  }
+  void ExpectRefused(const std::string& extra, const std::string& needle) {
+    Result r = Run(tmp_, {"run", Config(extra), "--threads", "1"});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr lacks '" << needle << "':\n" << r.err;
+    EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "out" / "adapter_model.safetensors"));
+  }
+  TempDir tmp_;
+};
+
+TEST_F(RunCommandTest, TrainsAndPrintsJsonLines) {
+  Result r = Run(tmp_, {"run", Config(kGood + "max_steps: 3\n"), "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto records = Records(r.out);
+  int steps = 0, finals = 0;
+  for (const auto& rec : records) {
+    steps += rec["type"] == "step";
+    finals += rec["type"] == "final";
+  }
+  EXPECT_EQ(steps, 3);
+  EXPECT_EQ(finals, 1);
+  EXPECT_TRUE(std::filesystem::exists(tmp_.path() / "out" / "adapter_model.safetensors"));
+  EXPECT_EQ(r.err.find("\033["), std::string::npos) << "no colours when stderr is not a TTY";
+}
+
+TEST_F(RunCommandTest, DryRunTrainsNothing) {
+  Result r = Run(tmp_, {"run", Config(kGood + "max_steps: 7\n"), "--dry-run"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto records = Records(r.out);
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["type"], "dry_run");
+  EXPECT_EQ(records[0]["total_steps"], 7);
+  EXPECT_GT(records[0]["trainable_parameters"].get<int64_t>(), 0);
+  EXPECT_GT(records[0]["memory_estimate"]["total_bytes"].get<int64_t>(), 0);
+  EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "out"));
+}
+
+TEST_F(RunCommandTest, MissingDataset) {
+  std::filesystem::remove(tmp_.path() / "data.jsonl");
+  ExpectRefused(kGood, "data.jsonl");
+}
+TEST_F(RunCommandTest, ZeroRank) { ExpectRefused("lora_r: 0\nlearning_rate: 0.01\n", "lora_r"); }
+TEST_F(RunCommandTest, NegativeLearningRate) {
+  ExpectRefused("learning_rate: -0.1\n", "learning_rate");
+}
+TEST_F(RunCommandTest, UnknownScheduler) {
+  ExpectRefused("learning_rate: 0.01\nlr_scheduler: sawtooth\n", "lr_scheduler");
+}
+TEST_F(RunCommandTest, QloraRefused) {
+  ExpectRefused("adapter: qlora\nlearning_rate: 0.01\n", "qlora");
+}
+
+TEST_F(RunCommandTest, OccupiedOutputDirRefusedUnlessOverwrite) {
+  std::filesystem::create_directories(tmp_.path() / "out");
+  testing::WriteText(tmp_.path() / "out" / "adapter_config.json", "{}");
+  Result r = Run(tmp_, {"run", Config(kGood + "max_steps: 1\n"), "--threads", "1"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("output_dir"), std::string::npos) << r.err;
+  EXPECT_EQ(testing::ReadText(tmp_.path() / "out" / "adapter_config.json"), "{}");
+  r = Run(tmp_, {"run", Config(kGood + "max_steps: 1\n"), "--threads", "1", "--overwrite"});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST_F(RunCommandTest, BinOnlyModelRefused) {
+  const auto model = tmp_.path() / "binmodel";
+  std::filesystem::create_directories(model);
+  for (const char* f : {"config.json", "tokenizer.json", "tokenizer_config.json"}) {
+    if (std::filesystem::exists(testing::TinyModelDir() / f)) {
+      std::filesystem::copy_file(testing::TinyModelDir() / f, model / f);
+    }
+  }
+  testing::WriteText(model / "pytorch_model.bin", "not really a pickle");
+  ExpectRefused(kGood + "base_model: " + model.string() + "\n", "pytorch_model.bin");
+}
+
+TEST_F(RunCommandTest, UnsupportedArchitectureRefused) {
+  const auto model = tmp_.path() / "gpt2";
+  std::filesystem::copy(testing::TinyModelDir(), model, std::filesystem::copy_options::recursive);
+  auto cfg = nlohmann::json::parse(testing::ReadText(model / "config.json"));
+  cfg["architectures"] = {"GPT2LMHeadModel"};
+  cfg["model_type"] = "gpt2";
+  testing::WriteText(model / "config.json", cfg.dump());
+  ExpectRefused(kGood + "base_model: " + model.string() + "\n", "GPT2LMHeadModel");
+}
+
+TEST_F(RunCommandTest, SigtermCheckpointsAndExits130) {
+  const auto out = tmp_.path() / "sig-stdout.txt";
+  pid_t pid = Spawn({"run", Config(kGood + "max_steps: 100000\n"), "--threads", "1"}, out,
+                    tmp_.path() / "sig-stderr.txt");
+  // Wait (with a deadline) until the first step record is out.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (testing::ReadText(out).find("\"type\":\"step\"") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no step record within 120 s";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling, not synchronisation
+  }
+  kill(pid, SIGTERM);
+  EXPECT_EQ(Wait(pid), 130) << testing::ReadText(tmp_.path() / "sig-stderr.txt");
+  bool checkpoint = false;
+  for (const auto& rec : Records(testing::ReadText(out))) {
+    if (rec["type"] == "checkpoint" && rec["reason"] == "stop") checkpoint = true;
+  }
+  EXPECT_TRUE(checkpoint);
+}
+
+}  // namespace
+}  // namespace lorad

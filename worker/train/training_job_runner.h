@@ -1,0 +1,75 @@
+// One training job from a resolved config to its final adapter: checks and
+// loading first (every refusal before any compute, writing nothing), then the
+// trainer.  RunTrainingJob (training_job.cc) wraps it at the exception edge.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "worker/config/train_config.h"
+#include "worker/data/batch_cursor.h"
+#include "worker/data/data_build_report.h"
+#include "worker/data/probe_batch.h"
+#include "worker/data/tokenized_dataset.h"
+#include "worker/formats/model_config.h"
+#include "worker/model/causal_lm.h"
+#include "worker/tokenizer/tokenizer.h"
+#include "worker/train/lr_schedule.h"
+#include "worker/train/resume_plan.h"
+#include "worker/train/runtime_env.h"
+#include "worker/train/training_job.h"
+#include "worker/train/training_state_io.h"
+
+namespace lorad {
+
+class TrainingJobRunner {
+ public:
+  TrainingJobRunner(TrainConfig config, RunOptions options, TrainerObserver& observer,
+            const std::atomic<bool>& stop);
+  absl::Status Run();
+
+  /// Rough sizes for OOM messages (filled as loading proceeds).
+  std::string SizeSummary() const;
+
+ private:
+  absl::Status Prepare();
+  absl::Status CheckOutputDir();
+  absl::Status PrepareExactResume();
+  absl::Status ReadContinueAdapterConfig();
+  absl::Status LoadContinueAdapterWeights();
+  absl::Status LoadModel();
+  absl::Status DryRun();
+  absl::Status Train();
+  nlohmann::json Sidecar(const TrainingProgress& progress);
+  void Emit(nlohmann::json record) { observer_.OnRecord(record); }
+
+  TrainConfig config_;
+  RunOptions options_;
+  TrainerObserver& observer_;
+  const std::atomic<bool>& stop_;
+
+  RuntimeEnv env_;
+  ResumePlan plan_;
+  ModelConfig model_config_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  TokenizedDataset dataset_;
+  DataBuildReport data_report_;
+  ProbeBatch probe_;
+  CausalLm model_{nullptr};
+  LoraSettings lora_;
+  std::string config_yaml_;
+  int64_t steps_per_epoch_ = 0;
+  int64_t total_steps_ = 0;
+  int64_t warmup_steps_ = 0;
+  // Exact resume.
+  std::optional<TrainingStateFiles> restored_;
+  // Continue adapter.
+  nlohmann::json continue_record_;
+};
+
+}  // namespace lorad
