@@ -215,6 +215,22 @@ TEST_F(TrainedTokenizerTest, HostileOrUnsupportedFilesGiveErrorsNamingThePath) {
   ExpectError(j, {"nested too deeply"});
 }
 
+TEST_F(TrainedTokenizerTest, SpecialTokensMapFillsWhatTheConfigLacks) {
+  const fs::path dir = fs::path(::testing::TempDir()) / "lorad_tok_unit_special_map";
+  fs::create_directories(dir);
+  std::ofstream(dir / "tokenizer.json", std::ios::binary) << files_->tokenizer_json;
+  nlohmann::json cfg = nlohmann::json::parse(files_->tokenizer_config_json);
+  cfg.erase("pad_token");
+  cfg["eos_token"] = "<|im_end|>";
+  std::ofstream(dir / "tokenizer_config.json") << cfg.dump();
+  std::ofstream(dir / "special_tokens_map.json")
+      << R"({"pad_token": {"content": "<pad>"}, "eos_token": "</s>"})";
+  auto tok = Tokenizer::LoadFromDir(dir);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->pad_id(), (*tok)->TokenToId("<pad>"));
+  EXPECT_EQ((*tok)->eos_id(), (*tok)->TokenToId("<|im_end|>"));  // the config wins
+}
+
 TEST(TokenizerLoadTest, DirectoryErrors) {
   const fs::path dir = fs::path(::testing::TempDir()) / "lorad_tok_unit_spm_only";
   fs::create_directories(dir);

@@ -19,7 +19,9 @@ class Tokenizer {
   virtual ~Tokenizer() = default;
 
   /// Loads DIR/tokenizer.json and, if present, DIR/tokenizer_config.json
-  /// (bos/eos tokens, add_bos_token/add_eos_token as transformers applies them).
+  /// (bos/eos tokens, add_bos_token/add_eos_token as transformers applies them) and
+  /// DIR/special_tokens_map.json (bos/eos/pad/unk the config does not set).  A
+  /// directory with only tokenizer.model (SentencePiece) is FAILED_PRECONDITION.
   static absl::StatusOr<std::unique_ptr<Tokenizer>> LoadFromDir(const std::filesystem::path& dir);
   /// From JSON text (tokenizer_config_json may be empty).
   static absl::StatusOr<std::unique_ptr<Tokenizer>> FromJson(std::string_view tokenizer_json,
