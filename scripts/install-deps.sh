@@ -10,7 +10,8 @@ PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libsqlite3-dev libsystemd-dev
-  python3 python3-numpy python3-torch
+  python3 python3-numpy python3-torch python3-yaml
+  prometheus systemd
   nodejs npm
 )
 # Fuzzing (scripts/fuzz.sh) needs clang and the libFuzzer/sanitizer runtimes;
