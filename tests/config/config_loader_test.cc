@@ -282,6 +282,11 @@ TEST_F(ConfigLoaderTest, TargetModulesRules) {
               HasSubstr("lora_target_modules: no target modules"));
   EXPECT_THAT(Error(Minimal("lora_target_modules: '.*proj'\n")),
               HasSubstr("lora_target_modules: a string is a regular expression"));
+  // A malformed list is one problem, not also "no target modules".
+  const std::string bad = Error("base_model: models/tiny\nlearning_rate: 1e-3\n"
+                                "lora_target_modules: [q_proj, '']\n"
+                                "datasets: [{path: data/train.jsonl, type: completion}]\n");
+  EXPECT_EQ(bad, "lora_target_modules[1]: must be a non-empty string, got \"\" (line 3)");
 }
 
 TEST_F(ConfigLoaderTest, UnsupportedAdaptersAndFeaturesAreRefusedClearly) {

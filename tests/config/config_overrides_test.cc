@@ -82,6 +82,16 @@ TEST_F(ConfigOverridesTest, MalformedOverridesAreReported) {
   EXPECT_THAT(std::string(idx.message()), HasSubstr("a is not a list"));
 }
 
+TEST_F(ConfigOverridesTest, ProblemsInsideAnOverriddenEntrySaySo) {
+  auto r = ParseTrainConfig(Minimal(), dir_.path(),
+                            {"datasets.0={path: data/train.jsonl, type: completion, "
+                             "train_on_eos: sometimes}"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("datasets[0].train_on_eos: unknown train_on_eos value \"sometimes\" "
+                        "(supported: turn, last, all, none) (from --set)"));
+}
+
 TEST_F(ConfigOverridesTest, BadOverrideIsOneOfTheProblems) {
   auto r = ParseTrainConfig(Minimal(), dir_.path(), {"lora_r=0", "oops"});
   ASSERT_FALSE(r.ok());

@@ -96,8 +96,11 @@ void ReadModelAndAdapter(YamlFieldReader& r, TrainConfig* c, std::vector<std::st
     r.ReadStringList("lora_target_modules", &c->lora_target_modules, 64);
   }
   r.ReadBool("lora_target_linear", &c->lora_target_linear);
-  if (c->lora_target_modules.empty() && !c->lora_target_linear &&
-      !(targets.IsDefined() && targets.IsScalar() && !targets.IsNull())) {
+  // A malformed lora_target_modules was reported above; only an absent or empty
+  // one means "no targets".
+  const bool targets_absent_or_empty = !targets.IsDefined() || targets.IsNull() ||
+                                       (targets.IsSequence() && targets.size() == 0);
+  if (c->lora_target_modules.empty() && !c->lora_target_linear && targets_absent_or_empty) {
     problems->Add("lora_target_modules",
                   "no target modules: set lora_target_modules (e.g. [q_proj, v_proj]) or "
                   "lora_target_linear: true");

@@ -100,7 +100,16 @@ std::string YamlFieldReader::PathOf(const std::string& key) const {
 }
 
 std::string YamlFieldReader::Where(const std::string& key, const YAML::Node& node) const {
-  if (overridden_ != nullptr && overridden_->count(PathOf(key)) > 0) return " (from --set)";
+  if (overridden_ != nullptr) {
+    // The key itself, or a list/mapping above it (`--set datasets.0={path: x}`).
+    const std::string path = PathOf(key);
+    for (const std::string& o : *overridden_) {
+      if (path.rfind(o, 0) == 0 &&
+          (path.size() == o.size() || path[o.size()] == '.' || path[o.size()] == '[')) {
+        return " (from --set)";
+      }
+    }
+  }
   if (node.IsDefined()) {
     const YAML::Mark mark = node.Mark();
     if (mark.line >= 0) return absl::StrCat(" (line ", mark.line + 1, ")");
