@@ -50,6 +50,11 @@ void FakeLorad::AddFinishedJob(const std::string& id, int steps, v1::JobState fi
   job.set_id(id);
   job.mutable_spec()->set_name("fake-" + id);
   job.mutable_spec()->set_config_yaml("base_model: m\n");
+  RunJobLocked(id, steps, final_state);
+}
+
+void FakeLorad::RunJobLocked(const std::string& id, int steps, v1::JobState final_state) {
+  v1::Job& job = jobs_[id];
   job.set_state(final_state);
   job.set_attempt(1);
   job.set_total_steps(steps);
@@ -128,6 +133,9 @@ grpc::Status FakeLorad::SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobR
   sc.set_to_state(v1::JOB_STATE_QUEUED);
   *resp->mutable_job() = job;
   resp->add_warnings("fake warning");
+  // Jobs named "auto-*" run to their end at once, for `submit --follow`.
+  if (req->spec().name() == "auto-succeed") RunJobLocked(id, 6, v1::JOB_STATE_SUCCEEDED);
+  if (req->spec().name() == "auto-fail") RunJobLocked(id, 6, v1::JOB_STATE_FAILED);
   return grpc::Status::OK;
 }
 

@@ -55,6 +55,7 @@ class FakeLorad final : public v1::JobService::Service {
  private:
   grpc::Status Authorize(grpc::ServerContext* ctx) const;
   v1::JobEvent& AppendEvent(const std::string& id);  // requires mu_
+  void RunJobLocked(const std::string& id, int steps, v1::JobState final_state);  // requires mu_
 
   std::string token_;
   mutable std::mutex mu_;

@@ -369,6 +369,28 @@ TEST_F(LoractlFakeServerTest, CtrlCDetachesWithExit130AndNeverCancels) {
   EXPECT_EQ(server_->cancel_calls(), 0);
 }
 
+TEST_F(LoractlFakeServerTest, SubmitFollowStreamsToStderrAndExitsWithTheOutcome) {
+  RunResult r = Loractl({"submit", "cfg/job.yaml", "--follow", "--name", "auto-succeed"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "job-1\n");  // the id alone, even when following
+  EXPECT_THAT(r.err, HasSubstr("step 6/6 loss="));
+  EXPECT_THAT(r.err, HasSubstr("job job-1 SUCCEEDED: adapter in /out/job-1"));
+  r = Loractl({"submit", "cfg/job.yaml", "-f", "--name", "auto-fail"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "job-2\n");
+  EXPECT_THAT(r.err, HasSubstr("job job-2 FAILED: stopped on purpose"));
+}
+
+TEST_F(LoractlFakeServerTest, ListWatchPrintsUntilInterrupted) {
+  testing::Subprocess p;
+  ASSERT_TRUE(p.Start({LORACTL_PATH, "list", "--watch", "-o", "json"},
+                      {{"LORAD_ADDRESS", "unix:" + socket_}}));
+  ASSERT_TRUE(p.WaitForOutput("\"job-bad\"", 30)) << p.err();  // the last of the list
+  p.Signal(SIGINT);
+  EXPECT_EQ(p.Wait(30), 130);
+  EXPECT_EQ(JsonLines(p.out()).size(), 3u);  // each job once: nothing changed meanwhile
+}
+
 class LoractlAuthTest : public LoractlFakeServerTest {
  protected:
   void SetUp() override {
