@@ -37,6 +37,13 @@ absl::StatusOr<int64_t> PosixProcessLauncher::Launch(const LaunchSpec& spec) {
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   if (pid == 0) {
+    // lorad blocks SIGTERM/SIGINT (it sigwaits for them) and ignores SIGPIPE;
+    // both survive exec, so give the worker a clean slate or it could never
+    // be told to checkpoint and stop.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(127);  // parent died before prctl
     // New process group: a terminal's Ctrl-C reaches lorad, which then drains

@@ -1,8 +1,8 @@
 // lorad service benchmark (not a ctest): SubmitJob / GetJob throughput and
 // latency percentiles, and step → watcher latency with N concurrent watchers.
 //
-//   lorad --state-dir /tmp/lb --listen unix:/tmp/lb/lorad.sock --workers none \
-//         --config bench/service/bench-lorad.yaml &
+//   lorad --state-dir /tmp/lb --listen unix:/tmp/lb/lorad.sock --workers none
+//         --config bench/service/bench-lorad.yaml &      (one line)
 //   lorad_service_bench --socket unix:/tmp/lb/lorad.sock --worker-token-file /tmp/lb/worker.token
 //
 // It plays the worker itself (dialling in with the worker token), so the

@@ -51,6 +51,7 @@ void Daemon::Start() {
   if (pid_ == 0) {
     FILE* f = std::freopen(log.c_str(), "a", stderr);
     (void)f;
+    for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
     execv(argv[0], argv.data());
     _exit(127);
   }

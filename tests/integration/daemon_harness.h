@@ -32,6 +32,8 @@ class Daemon {
 
   /// Starts lorad and waits until STATE_DIR/lorad.addr names its addresses.
   void Start();
+  /// Environment for the next Start() (e.g. NOTIFY_SOCKET).
+  void SetEnv(const std::string& key, const std::string& value) { env_[key] = value; }
   void Kill9();
   /// SIGTERM and wait for exit; returns the exit status (waitpid form).
   int Terminate(std::chrono::milliseconds timeout);
@@ -54,6 +56,7 @@ class Daemon {
   pid_t pid_ = -1;
   std::string metrics_;
   std::string tcp_;
+  std::map<std::string, std::string> env_;
 };
 
 /// A channel with its own subchannel pool (no connection reuse across restarts).

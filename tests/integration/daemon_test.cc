@@ -5,6 +5,8 @@
 // lorad-worker.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -470,6 +472,42 @@ TEST(DaemonAccessTest, TokensOwnershipAndRefusedListeners) {
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
                 std::filesystem::perms::group_read | std::filesystem::perms::group_write);
   EXPECT_EQ(d.Terminate(20s), 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace lorad::testing
+
+namespace lorad::testing {
+namespace {
+
+TEST(DaemonNotifyTest, SendsReadyOnceListening) {
+  auto dir = std::filesystem::temp_directory_path() / ("lorad-it-notify-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::string path = (dir / "notify.sock").string();
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  Daemon d(dir / "d", "workers: none\n", {});
+  d.SetEnv("NOTIFY_SOCKET", path);
+  d.Start();
+  char buf[512] = {};
+  ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_NE(std::string(buf, static_cast<size_t>(n)).find("READY=1"), std::string::npos);
+  // By then the socket accepts calls.
+  grpc::ClientContext ctx;
+  v1::GetVersionResponse version;
+  EXPECT_TRUE(d.JobStub()->GetVersion(&ctx, v1::GetVersionRequest(), &version).ok());
+  EXPECT_EQ(version.api_version(), 1);
+  close(fd);
+  EXPECT_EQ(d.Terminate(std::chrono::seconds(20)), 0);
   std::filesystem::remove_all(dir);
 }
 

@@ -471,3 +471,45 @@ TEST_F(SchedulerTest, ListPagesNewestFirstWithStateFilter) {
 
 }  // namespace
 }  // namespace lorad
+
+namespace lorad {
+namespace {
+
+TEST_F(SchedulerTest, MaxRuntimeStopsTheJobAndFailsIt) {
+  v1::JobSpec s = Spec("j");
+  s.mutable_max_runtime()->set_seconds(60);
+  std::string id = Submit(s);
+  auto w = Connect("w1");
+  const v1::JobAssignment a = *w->LastAssign();
+  v1::WorkerMessage hb;
+  hb.mutable_heartbeat()->set_job_id(id);
+  for (int i = 0; i < 7; ++i) {  // 70 s, heartbeating every 10 s
+    clock_.Advance(10'000);
+    sched_->OnWorkerMessage("w1", hb);
+    sched_->Tick();
+  }
+  ASSERT_TRUE(w->sent.back().has_cancel());
+  EXPECT_FALSE(w->sent.back().cancel().requeue());
+  EXPECT_EQ(State(id), v1::JOB_STATE_RUNNING);  // until the worker has checkpointed
+  Finish("w1", a, absl::StatusCode::kCancelled);
+  EXPECT_EQ(State(id), v1::JOB_STATE_FAILED);
+  EXPECT_EQ(sched_->Get(id)->error_code(), "DEADLINE_EXCEEDED");
+}
+
+TEST_F(SchedulerTest, DrainPreemptsRunningJobsBackToTheQueue) {
+  std::string id = Submit(Spec("j"));
+  auto w = Connect("w1");
+  const v1::JobAssignment a = *w->LastAssign();
+  sched_->Drain();
+  ASSERT_TRUE(w->sent.back().has_cancel());
+  EXPECT_TRUE(w->sent.back().cancel().requeue());
+  Finish("w1", a, absl::StatusCode::kCancelled, /*preempted=*/true);
+  EXPECT_EQ(State(id), v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(sched_->RunningJobs(), 0);
+  EXPECT_EQ(w->LastAssign()->lease_epoch(), a.lease_epoch());  // nothing new while draining
+  EXPECT_EQ(sched_->Submit(Spec("k"), {"alice", false}).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace lorad

@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "absl/strings/str_cat.h"
+#include "spdlog/sinks/base_sink.h"
 #include "spdlog/spdlog.h"
 #include "worker/config/config_loader.h"
 #include "worker/serve/output_dir_lock.h"
@@ -31,6 +32,52 @@ class ForwardingObserver : public TrainerObserver {
   int64_t epoch_;
 };
 
+// While a job runs, the worker's log lines (info and above) also go to the
+// job's event stream, so `loractl logs` shows what the worker said.  One sink
+// for the process, registered once; the job it feeds is swapped under its lock
+// (the logger's sink list itself is never touched while threads log).
+class JobLogSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  void Attach(JobRunner::SendFn* send, std::string job_id, int64_t epoch) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    send_ = send;
+    job_id_ = std::move(job_id);
+    epoch_ = epoch;
+  }
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    send_ = nullptr;
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {  // mutex_ held
+    if (send_ == nullptr || msg.level < spdlog::level::info) return;
+    v1::WorkerMessage m;
+    auto* ev = m.mutable_event();
+    ev->set_job_id(job_id_);
+    ev->set_lease_epoch(epoch_);
+    auto level = spdlog::level::to_string_view(msg.level);
+    ev->mutable_log()->set_level(std::string(level.data(), level.size()));
+    ev->mutable_log()->set_text(std::string(msg.payload.data(), msg.payload.size()));
+    (*send_)(m);
+  }
+  void flush_() override {}
+
+ private:
+  JobRunner::SendFn* send_ = nullptr;
+  std::string job_id_;
+  int64_t epoch_ = 0;
+};
+
+JobLogSink& LogSink() {
+  static auto* sink = [] {
+    auto s = std::make_shared<JobLogSink>();
+    spdlog::default_logger()->sinks().push_back(s);
+    return s.get();  // owned by the default logger for the process lifetime
+  }();
+  return *sink;
+}
+
 bool Deterministic(absl::StatusCode c) {
   return c == absl::StatusCode::kInvalidArgument || c == absl::StatusCode::kNotFound ||
          c == absl::StatusCode::kFailedPrecondition || c == absl::StatusCode::kUnimplemented ||
@@ -38,6 +85,12 @@ bool Deterministic(absl::StatusCode c) {
 }
 
 }  // namespace
+
+JobRunner::JobRunner(SendFn send, std::string device, int threads, int64_t lock_wait_ms)
+    : send_(std::move(send)), device_(std::move(device)), threads_(threads),
+      lock_wait_ms_(lock_wait_ms) {
+  LogSink();  // registered before any training thread logs
+}
 
 JobRunner::~JobRunner() {
   StopAny(true);
@@ -88,6 +141,7 @@ std::pair<std::string, int64_t> JobRunner::Current() {
 
 void JobRunner::Run(v1::JobAssignment a) {
   absl::Status result;
+  LogSink().Attach(&send_, a.job_id(), a.lease_epoch());
   try {
     const v1::JobSpec& spec = a.spec();
     std::vector<std::string> overrides(spec.set_overrides().begin(), spec.set_overrides().end());
@@ -113,6 +167,7 @@ void JobRunner::Run(v1::JobAssignment a) {
     result = absl::InternalError(absl::StrCat("training thread: ", e.what()));
   }
   spdlog::info("job {} attempt {}: {}", a.job_id(), a.attempt(), result.ToString());
+  LogSink().Detach();
   v1::WorkerMessage m;
   auto* f = m.mutable_finished();
   f->set_job_id(a.job_id());

@@ -18,9 +18,7 @@ class JobRunner {
  public:
   /// `send` delivers a message to the scheduler (false if the stream is gone).
   using SendFn = std::function<bool(const v1::WorkerMessage&)>;
-  JobRunner(SendFn send, std::string device, int threads, int64_t lock_wait_ms)
-      : send_(std::move(send)), device_(std::move(device)), threads_(threads),
-        lock_wait_ms_(lock_wait_ms) {}
+  JobRunner(SendFn send, std::string device, int threads, int64_t lock_wait_ms);
   ~JobRunner();
 
   /// Starts the assignment unless one is running (then returns false).
