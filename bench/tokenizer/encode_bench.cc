@@ -40,7 +40,8 @@ Result EncodeAll(const lorad::Tokenizer& tok, const std::vector<std::string>& do
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s TOKENIZER_DIR [--threads N] [--min-mb M] TEXT_FILE...\n", argv[0]);
+    std::fprintf(stderr, "usage: %s TOKENIZER_DIR [--threads N] [--min-mb M] TEXT_FILE...\n",
+                 argv[0]);
     return 2;
   }
   int threads = static_cast<int>(std::thread::hardware_concurrency());
@@ -82,8 +83,10 @@ int main(int argc, char** argv) {
   EncodeAll(**tok, docs, 1);  // warm-up (fills the word cache as a long run would)
   const Result one = EncodeAll(**tok, docs, 1);
   const Result many = EncodeAll(**tok, docs, threads);
-  std::printf("lorad  load %.2f s | 1 thread: %.1f MB/s, %.0f tokens/s | %d threads: %.1f MB/s, %.0f tokens/s (%zu docs, %.1f MB)\n",
-              load_s, bytes / one.seconds / 1e6, one.tokens / one.seconds, threads,
-              bytes / many.seconds / 1e6, many.tokens / many.seconds, docs.size(), bytes / 1e6);
+  std::printf(
+      "lorad  load %.2f s | 1 thread: %.1f MB/s, %.0f tokens/s | %d threads: %.1f MB/s, %.0f "
+      "tokens/s (%zu docs, %.1f MB)\n",
+      load_s, bytes / one.seconds / 1e6, one.tokens / one.seconds, threads,
+      bytes / many.seconds / 1e6, many.tokens / many.seconds, docs.size(), bytes / 1e6);
   return 0;
 }

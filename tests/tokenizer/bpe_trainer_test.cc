@@ -1,10 +1,10 @@
 #include "worker/tokenizer/bpe_trainer.h"
 
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "worker/tokenizer/bundled_corpus.h"
 #include "worker/tokenizer/byte_level.h"

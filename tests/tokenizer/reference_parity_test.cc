@@ -2,6 +2,8 @@
 // npm binding) on real tokenizer.json files and tests/tokenizer/data/*.txt.
 // The npm data comes from scripts/fetch-test-data.sh; without it the test is
 // skipped, or fails when CI is set (it must never pass vacuously).
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -9,12 +11,10 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "worker/base/file_util.h"
 #include "worker/tokenizer/bpe_trainer.h"
@@ -84,11 +84,12 @@ void ExpectParity(const fs::path& tokenizer_json) {
     MissingReferenceData(tokenizer_json.string());
     return;
   }
-  std::string cmd = "node " + ShellQuote(std::string(LORAD_SOURCE_DIR) +
-                                         "/tests/tokenizer/reference_encode.js") +
-                    " " + ShellQuote(npm.string()) + " " + ShellQuote(tokenizer_json.string());
+  std::string cmd =
+      "node " + ShellQuote(std::string(LORAD_SOURCE_DIR) + "/tests/tokenizer/reference_encode.js") +
+      " " + ShellQuote(npm.string()) + " " + ShellQuote(tokenizer_json.string());
   std::vector<fs::path> files;
-  for (const auto& e : fs::directory_iterator(fs::path(LORAD_SOURCE_DIR) / "tests/tokenizer/data")) {
+  for (const auto& e :
+       fs::directory_iterator(fs::path(LORAD_SOURCE_DIR) / "tests/tokenizer/data")) {
     if (e.path().extension() == ".txt") files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
@@ -122,7 +123,11 @@ void ExpectParity(const fs::path& tokenizer_json) {
         ADD_FAILURE() << tokenizer_json << " add_special_tokens=" << special << "\ntext: " << text
                       << "\nfirst difference at id " << first << " (showing from " << from
                       << ")\nwant: " << window(want) << "\ngot:  " << window(got)
-                      << "\ndecoded want: " << (*tok)->Decode(std::vector<int32_t>(want.begin() + std::min(from, want.size()), want.begin() + std::min(from + 12, want.size())), false);
+                      << "\ndecoded want: "
+                      << (*tok)->Decode(
+                             std::vector<int32_t>(want.begin() + std::min(from, want.size()),
+                                                  want.begin() + std::min(from + 12, want.size())),
+                             false);
       }
     }
   }
@@ -145,9 +150,13 @@ fs::path LenmlTokenizer(const std::string& name) {
 }
 
 TEST(ReferenceParityTest, Gpt2ByteLevel) { ExpectParity(LenmlTokenizer("gpt2")); }
-TEST(ReferenceParityTest, Llama3SplitByteLevelIgnoreMerges) { ExpectParity(LenmlTokenizer("llama3")); }
+TEST(ReferenceParityTest, Llama3SplitByteLevelIgnoreMerges) {
+  ExpectParity(LenmlTokenizer("llama3"));
+}
 TEST(ReferenceParityTest, Qwen25NfcSingleDigits) { ExpectParity(LenmlTokenizer("qwen2_5")); }
-TEST(ReferenceParityTest, Llama2SentencePieceByteFallback) { ExpectParity(LenmlTokenizer("llama2")); }
+TEST(ReferenceParityTest, Llama2SentencePieceByteFallback) {
+  ExpectParity(LenmlTokenizer("llama2"));
+}
 
 TEST(ReferenceParityTest, TrainedInitModelTokenizer) {
   auto files = TrainByteLevelBpe({std::string(BundledCorpus())}, BpeTrainerOptions{});
@@ -179,37 +188,42 @@ void ExpectVariantParity(const std::string& base, const std::string& name,
 
 nlohmann::json AddedToken(int id, const std::string& content, bool special, bool lstrip,
                           bool rstrip, bool single_word, bool normalized) {
-  return {{"id", id},         {"content", content},         {"single_word", single_word},
-          {"lstrip", lstrip}, {"rstrip", rstrip},           {"normalized", normalized},
+  return {{"id", id},          {"content", content}, {"single_word", single_word},
+          {"lstrip", lstrip},  {"rstrip", rstrip},   {"normalized", normalized},
           {"special", special}};
 }
 
 TEST(ReferenceParityVariantTest, MetaspacePrependFirstNoSplit) {
   ExpectVariantParity("llama2", "metaspace_first", [](nlohmann::json* j) {
     (*j)["normalizer"] = nullptr;
-    (*j)["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"},
-                             {"prepend_scheme", "first"}, {"split", false}};
+    (*j)["pre_tokenizer"] = {{"type", "Metaspace"},
+                             {"replacement", "\u2581"},
+                             {"prepend_scheme", "first"},
+                             {"split", false}};
   });
 }
 
 TEST(ReferenceParityVariantTest, MetaspaceAlwaysSplitAndNever) {
   ExpectVariantParity("llama2", "metaspace_always", [](nlohmann::json* j) {
     (*j)["normalizer"] = nullptr;
-    (*j)["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"},
-                             {"prepend_scheme", "always"}, {"split", true}};
+    (*j)["pre_tokenizer"] = {{"type", "Metaspace"},
+                             {"replacement", "\u2581"},
+                             {"prepend_scheme", "always"},
+                             {"split", true}};
   });
   ExpectVariantParity("llama2", "metaspace_never", [](nlohmann::json* j) {
     (*j)["normalizer"] = {{"type", "NFKC"}};
-    (*j)["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"},
-                             {"prepend_scheme", "never"}, {"split", true}};
+    (*j)["pre_tokenizer"] = {{"type", "Metaspace"},
+                             {"replacement", "\u2581"},
+                             {"prepend_scheme", "never"},
+                             {"split", true}};
     (*j)["model"]["fuse_unk"] = false;
   });
 }
 
 TEST(ReferenceParityVariantTest, SentencePieceUnkWithoutByteFallback) {
-  ExpectVariantParity("llama2", "unk_fused", [](nlohmann::json* j) {
-    (*j)["model"]["byte_fallback"] = false;
-  });
+  ExpectVariantParity("llama2", "unk_fused",
+                      [](nlohmann::json* j) { (*j)["model"]["byte_fallback"] = false; });
   ExpectVariantParity("llama2", "unk_unfused", [](nlohmann::json* j) {
     (*j)["model"]["byte_fallback"] = false;
     (*j)["model"]["fuse_unk"] = false;
@@ -230,13 +244,16 @@ TEST(ReferenceParityVariantTest, AddedTokenFlags) {
     (*j)["pre_tokenizer"]["add_prefix_space"] = true;
     (*j)["post_processor"] = {
         {"type", "TemplateProcessing"},
-        {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                    {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-                    {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
-        {"pair", {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-                  {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
-        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {50257}}, {"tokens", {"<s>"}}}},
-                            {"</s>", {{"id", "</s>"}, {"ids", {50258}}, {"tokens", {"</s>"}}}}}}};
+        {"single",
+         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}}},
+        {"pair",
+         {{{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+        {"special_tokens",
+         {{"<s>", {{"id", "<s>"}, {"ids", {50257}}, {"tokens", {"<s>"}}}},
+          {"</s>", {{"id", "</s>"}, {"ids", {50258}}, {"tokens", {"</s>"}}}}}}};
   });
 }
 
@@ -244,27 +261,44 @@ TEST(ReferenceParityVariantTest, NormalizersDigitsPunctuation) {
   ExpectVariantParity("qwen2_5", "digits_punct", [](nlohmann::json* j) {
     (*j)["normalizer"] = {
         {"type", "Sequence"},
-        {"normalizers", {{{"type", "NFKD"}}, {{"type", "StripAccents"}}, {{"type", "Lowercase"}},
-                         {{"type", "Replace"}, {"pattern", {{"Regex", "\\s{2,}"}}}, {"content", " "}},
-                         {{"type", "Strip"}, {"strip_left", true}, {"strip_right", false}}}}};
-    (*j)["pre_tokenizer"] = {
-        {"type", "Sequence"},
-        {"pretokenizers", {{{"type", "Digits"}, {"individual_digits", false}},
-                           {{"type", "Punctuation"}, {"behavior", "MergedWithPrevious"}},
-                           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", true}}}}};
+        {"normalizers",
+         {{{"type", "NFKD"}},
+          {{"type", "StripAccents"}},
+          {{"type", "Lowercase"}},
+          {{"type", "Replace"}, {"pattern", {{"Regex", "\\s{2,}"}}}, {"content", " "}},
+          {{"type", "Strip"}, {"strip_left", true}, {"strip_right", false}}}}};
+    (*j)["pre_tokenizer"] = {{"type", "Sequence"},
+                             {"pretokenizers",
+                              {{{"type", "Digits"}, {"individual_digits", false}},
+                               {{"type", "Punctuation"}, {"behavior", "MergedWithPrevious"}},
+                               {{"type", "ByteLevel"},
+                                {"add_prefix_space", false},
+                                {"trim_offsets", false},
+                                {"use_regex", true}}}}};
   });
 }
 
 TEST(ReferenceParityVariantTest, SplitBehaviors) {
   ExpectVariantParity("llama3", "split_behaviors", [](nlohmann::json* j) {
-    (*j)["pre_tokenizer"] = {
-        {"type", "Sequence"},
-        {"pretokenizers",
-         {{{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "MergedWithNext"}, {"invert", false}},
-          {{"type", "Split"}, {"pattern", {{"Regex", "\\p{N}+"}}}, {"behavior", "Contiguous"}, {"invert", true}},
-          {{"type", "Split"}, {"pattern", {{"Regex", "[.,;]"}}}, {"behavior", "Removed"}, {"invert", false}},
-          {{"type", "WhitespaceSplit"}},
-          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", false}, {"use_regex", false}}}}};
+    (*j)["pre_tokenizer"] = {{"type", "Sequence"},
+                             {"pretokenizers",
+                              {{{"type", "Split"},
+                                {"pattern", {{"String", " "}}},
+                                {"behavior", "MergedWithNext"},
+                                {"invert", false}},
+                               {{"type", "Split"},
+                                {"pattern", {{"Regex", "\\p{N}+"}}},
+                                {"behavior", "Contiguous"},
+                                {"invert", true}},
+                               {{"type", "Split"},
+                                {"pattern", {{"Regex", "[.,;]"}}},
+                                {"behavior", "Removed"},
+                                {"invert", false}},
+                               {{"type", "WhitespaceSplit"}},
+                               {{"type", "ByteLevel"},
+                                {"add_prefix_space", false},
+                                {"trim_offsets", false},
+                                {"use_regex", false}}}}};
     (*j)["model"]["ignore_merges"] = false;
   });
 }

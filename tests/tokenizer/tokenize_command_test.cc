@@ -1,15 +1,14 @@
 // `lorad-worker tokenize`: TokenizeCommand with stdin/stdout redirected to files.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "worker/base/file_util.h"
 #include "worker/cli/commands.h"

@@ -1,14 +1,14 @@
 // Unit tests of the tokenizer that need no reference data: trained-tokenizer
 // round trips, special tokens, config handling, SentencePiece byte fallback,
 // thread safety, and the errors hostile or unsupported files must produce.
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include "worker/base/file_util.h"
 #include "worker/tokenizer/bpe_trainer.h"
@@ -29,7 +29,8 @@ class TrainedTokenizerTest : public ::testing::Test {
     dir_ = new fs::path(fs::path(::testing::TempDir()) / "lorad_tok_unit_trained");
     fs::create_directories(*dir_);
     std::ofstream(*dir_ / "tokenizer.json", std::ios::binary) << files->tokenizer_json;
-    std::ofstream(*dir_ / "tokenizer_config.json", std::ios::binary) << files->tokenizer_config_json;
+    std::ofstream(*dir_ / "tokenizer_config.json", std::ios::binary)
+        << files->tokenizer_config_json;
   }
   static void TearDownTestSuite() {
     delete files_;
@@ -37,7 +38,8 @@ class TrainedTokenizerTest : public ::testing::Test {
   }
   static std::vector<std::string> DataTexts() {
     std::vector<std::string> texts;
-    for (const auto& e : fs::directory_iterator(fs::path(LORAD_SOURCE_DIR) / "tests/tokenizer/data")) {
+    for (const auto& e :
+         fs::directory_iterator(fs::path(LORAD_SOURCE_DIR) / "tests/tokenizer/data")) {
       auto t = ReadFileToString(e.path());
       if (t.ok()) texts.push_back(*t);
     }
@@ -114,7 +116,12 @@ TEST_F(TrainedTokenizerTest, ConcurrentEncodesAgree) {
 TEST_F(TrainedTokenizerTest, InvalidUtf8IsRepairedNotDropped) {
   auto tok = Tokenizer::LoadFromDir(*dir_);
   ASSERT_TRUE(tok.ok()) << tok.status();
-  EXPECT_EQ((*tok)->Encode("a\xff" "b", false), (*tok)->Encode("a\xEF\xBF\xBD" "b", false));
+  EXPECT_EQ((*tok)->Encode("a\xff"
+                           "b",
+                           false),
+            (*tok)->Encode("a\xEF\xBF\xBD"
+                           "b",
+                           false));
 }
 
 // --- Config handling ------------------------------------------------------------
@@ -276,8 +283,9 @@ nlohmann::json TinySentencePiece() {
       {"pre_tokenizer", nullptr},
       {"post_processor",
        {{"type", "TemplateProcessing"},
-        {"single", {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-                    {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"single",
+         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
         {"pair", nlohmann::json::array()},
         {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}}},
       {"decoder",
@@ -288,8 +296,13 @@ nlohmann::json TinySentencePiece() {
           {{"type", "Fuse"}},
           {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
       {"model",
-       {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", "<unk>"}, {"fuse_unk", true},
-        {"byte_fallback", true}, {"vocab", vocab}, {"merges", merges}}}};
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", "<unk>"},
+        {"fuse_unk", true},
+        {"byte_fallback", true},
+        {"vocab", vocab},
+        {"merges", merges}}}};
 }
 
 TEST(SentencePieceStyleTest, ByteFallbackMergesAndDecoders) {
@@ -300,8 +313,9 @@ TEST(SentencePieceStyleTest, ByteFallbackMergesAndDecoders) {
   // "▁hello" merges fully; " world" → "▁w" "or" "l" "d"; the emoji has no piece,
   // so its four UTF-8 bytes become <0xF0> <0x9F> <0x98> <0x80>.
   const std::vector<int32_t> want = {
-      id("<s>"), id("\xE2\x96\x81hello"), id("\xE2\x96\x81w"), id("or"), id("l"), id("d"),
-      id("\xE2\x96\x81"), id("<0xF0>"), id("<0x9F>"), id("<0x98>"), id("<0x80>")};
+      id("<s>"),   id("\xE2\x96\x81hello"), id("\xE2\x96\x81w"), id("or"),     id("l"),
+      id("d"),     id("\xE2\x96\x81"),      id("<0xF0>"),        id("<0x9F>"), id("<0x98>"),
+      id("<0x80>")};
   EXPECT_EQ(t.Encode("hello world \xF0\x9F\x98\x80", true), want);
   EXPECT_EQ(t.Decode(want, true), "hello world \xF0\x9F\x98\x80");
   // A lone invalid byte sequence decodes to U+FFFD per byte, as the reference.

@@ -89,7 +89,8 @@ int TokenizeCommand(int argc, char** argv) {
   }
   size_t bad = 0;
   if (!IsValidUtf8(text, &bad)) {
-    std::fprintf(stderr, "tokenize: stdin is not valid UTF-8 (first bad byte at offset %zu)\n", bad);
+    std::fprintf(stderr, "tokenize: stdin is not valid UTF-8 (first bad byte at offset %zu)\n",
+                 bad);
     return 2;
   }
   auto ids = (*tokenizer)->TryEncode(text, add_special);

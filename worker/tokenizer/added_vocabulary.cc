@@ -1,9 +1,9 @@
 #include "worker/tokenizer/added_vocabulary.h"
 
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <utility>
-
-#include <utf8proc.h>
 
 #include "absl/strings/str_cat.h"
 #include "worker/base/status_macros.h"
@@ -18,7 +18,9 @@ namespace {
 bool IsWordChar(char32_t c) {
   if (c == '_' || IsUnicodeAlphanumeric(c)) return true;
   switch (utf8proc_category(static_cast<utf8proc_int32_t>(c))) {
-    case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
     case UTF8PROC_CATEGORY_PC:
       return true;
     default:
@@ -92,9 +94,9 @@ absl::StatusOr<std::unique_ptr<AddedVocabulary>> AddedVocabulary::FromJson(
       // tokenizers' AddedVocabulary::add_tokens: past the model vocabulary, or past
       // the largest added id when that is already beyond it.
       const auto entries = static_cast<int64_t>(model_vocab_entries);
-      const int64_t next = vocab->max_id_ < 0 ? entries
+      const int64_t next = vocab->max_id_ < 0                            ? entries
                            : (vocab->max_id_ >= entries || entries == 0) ? vocab->max_id_ + 1
-                                                                        : entries;
+                                                                         : entries;
       if (next > kMaxTokenId) return t_at.Error("too many added tokens");
       tok.id = static_cast<int32_t>(next);
     }

@@ -7,12 +7,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -37,7 +36,7 @@ struct AddedToken {
 struct InputSegment {
   std::string_view text;  // a view into the string passed to Split()
   int32_t token_id = -1;
-  size_t offset = 0;      // byte offset of `text` in that string
+  size_t offset = 0;  // byte offset of `text` in that string
 };
 
 class AddedVocabulary {
@@ -45,8 +44,9 @@ class AddedVocabulary {
   /// `model_id` resolves a token already in the model vocabulary (its id wins).
   /// Other tokens get ids as the reference assigns them on load, in file order:
   /// model_vocab_entries, then one past the largest added id — the file's "id"
-  /// fields are only checked (a mismatch is reported by `id_mismatches`).  `normalizer` (may be null) normalizes the content of
-  /// tokens with normalized=true, which are then matched on normalized text.
+  /// fields are only checked (a mismatch is reported by `id_mismatches`).  `normalizer` (may be
+  /// null) normalizes the content of tokens with normalized=true, which are then matched on
+  /// normalized text.
   static absl::StatusOr<std::unique_ptr<AddedVocabulary>> FromJson(
       const nlohmann::json& j, const JsonPath& at, const Normalizer* normalizer,
       const std::function<std::optional<int32_t>(std::string_view)>& model_id,

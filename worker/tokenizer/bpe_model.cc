@@ -43,9 +43,10 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
   if (!j.is_object()) return at.Error("must be an object");
   LORAD_ASSIGN_OR_RETURN(const std::string type, JsonString(j, "type", at, false, "BPE"));
   if (type != "BPE") {
-    return at.Key("type").Error(absl::StrCat(
-        "model type '", type, "' is not supported (supported: BPE; SentencePiece Unigram, "
-                              "WordPiece and WordLevel tokenizers are not)"));
+    return at.Key("type").Error(
+        absl::StrCat("model type '", type,
+                     "' is not supported (supported: BPE; SentencePiece Unigram, "
+                     "WordPiece and WordLevel tokenizers are not)"));
   }
   if (j.contains("dropout") && !j["dropout"].is_null() &&
       !(j["dropout"].is_number() && j["dropout"].get<double>() == 0.0)) {
@@ -57,23 +58,25 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
   LORAD_ASSIGN_OR_RETURN(model->ignore_merges_, JsonBool(j, "ignore_merges", at, false));
   LORAD_ASSIGN_OR_RETURN(model->continuing_subword_prefix_,
                          JsonString(j, "continuing_subword_prefix", at, false));
-  LORAD_ASSIGN_OR_RETURN(model->end_of_word_suffix_, JsonString(j, "end_of_word_suffix", at, false));
+  LORAD_ASSIGN_OR_RETURN(model->end_of_word_suffix_,
+                         JsonString(j, "end_of_word_suffix", at, false));
 
   const JsonPath vocab_at = at.Key("vocab");
   auto vit = j.find("vocab");
   if (vit == j.end() || !vit->is_object()) return vocab_at.Error("must be an object of token → id");
   if (vit->size() > kMaxTokenizerVocab) {
-    return vocab_at.Error(absl::StrCat(vit->size(), " entries exceed the limit of ",
-                                       kMaxTokenizerVocab));
+    return vocab_at.Error(
+        absl::StrCat(vit->size(), " entries exceed the limit of ", kMaxTokenizerVocab));
   }
   model->vocab_.reserve(vit->size());
   for (auto it = vit->begin(); it != vit->end(); ++it) {
     if (it.key().size() > kMaxTokenBytes) {
-      return vocab_at.Error(absl::StrCat("a token of ", it.key().size(), " bytes exceeds the limit of ",
-                                         kMaxTokenBytes));
+      return vocab_at.Error(absl::StrCat("a token of ", it.key().size(),
+                                         " bytes exceeds the limit of ", kMaxTokenBytes));
     }
     if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > kMaxTokenId) {
-      return vocab_at.Key(it.key()).Error(absl::StrCat("id must be an integer in [0, ", kMaxTokenId, "]"));
+      return vocab_at.Key(it.key()).Error(
+          absl::StrCat("id must be an integer in [0, ", kMaxTokenId, "]"));
     }
     const int32_t id = static_cast<int32_t>(it->get<int64_t>());
     model->vocab_[it.key()] = id;
@@ -92,8 +95,8 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
   if (mit != j.end() && !mit->is_null()) {
     if (!mit->is_array()) return merges_at.Error("must be an array");
     if (mit->size() > kMaxTokenizerMerges) {
-      return merges_at.Error(absl::StrCat(mit->size(), " entries exceed the limit of ",
-                                          kMaxTokenizerMerges));
+      return merges_at.Error(
+          absl::StrCat(mit->size(), " entries exceed the limit of ", kMaxTokenizerMerges));
     }
     model->merges_.reserve(mit->size());
     const size_t prefix_len = model->continuing_subword_prefix_.size();
@@ -103,8 +106,10 @@ absl::StatusOr<std::unique_ptr<BpeModel>> BpeModel::FromJson(const nlohmann::jso
       LORAD_RETURN_IF_ERROR(ReadMerge((*mit)[i], m_at, &a, &b));
       auto ia = model->vocab_.find(a);
       auto ib = model->vocab_.find(b);
-      if (ia == model->vocab_.end()) return m_at.Error(absl::StrCat("token '", a, "' is not in model.vocab"));
-      if (ib == model->vocab_.end()) return m_at.Error(absl::StrCat("token '", b, "' is not in model.vocab"));
+      if (ia == model->vocab_.end())
+        return m_at.Error(absl::StrCat("token '", a, "' is not in model.vocab"));
+      if (ib == model->vocab_.end())
+        return m_at.Error(absl::StrCat("token '", b, "' is not in model.vocab"));
       if (b.compare(0, prefix_len, model->continuing_subword_prefix_) != 0) {
         return m_at.Error(absl::StrCat("token '", b, "' lacks the continuing_subword_prefix"));
       }
@@ -166,7 +171,8 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int32_t>* out) const 
   if (cacheable) {
     std::lock_guard<std::mutex> lock(shard.mu);
     if (shard.words.size() < kMaxCachedWordsPerShard) {
-      shard.words.emplace(std::string(word), std::vector<int32_t>(out->begin() + first, out->end()));
+      shard.words.emplace(std::string(word),
+                          std::vector<int32_t>(out->begin() + first, out->end()));
     }
   }
 }

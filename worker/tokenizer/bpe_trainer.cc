@@ -2,10 +2,9 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "worker/base/status_macros.h"
@@ -105,16 +104,16 @@ absl::StatusOr<TrainedTokenizerFiles> TrainByteLevelBpe(const std::vector<std::s
   for (int m = 0; m < options.num_merges; ++m) {
     std::map<std::pair<int32_t, int32_t>, int64_t> pair_counts;
     for (const auto& [symbols, count] : words) {
-      for (size_t i = 0; i + 1 < symbols.size(); ++i) pair_counts[{symbols[i], symbols[i + 1]}] += count;
+      for (size_t i = 0; i + 1 < symbols.size(); ++i)
+        pair_counts[{symbols[i], symbols[i + 1]}] += count;
     }
     // Most frequent pair; ties go to the lexicographically smallest strings.
     const std::pair<int32_t, int32_t>* best = nullptr;
     int64_t best_count = 0;
     for (const auto& [pair, count] : pair_counts) {
-      if (count > best_count ||
-          (count == best_count && best != nullptr &&
-           std::tie(vocab[pair.first], vocab[pair.second]) <
-               std::tie(vocab[best->first], vocab[best->second]))) {
+      if (count > best_count || (count == best_count && best != nullptr &&
+                                 std::tie(vocab[pair.first], vocab[pair.second]) <
+                                     std::tie(vocab[best->first], vocab[best->second]))) {
         best = &pair;
         best_count = count;
       }
@@ -180,7 +179,8 @@ absl::StatusOr<TrainedTokenizerFiles> TrainByteLevelBpe(const std::vector<std::s
   tp["pair"] = Json::array({SpecialTokenItem(bos, 0), SequenceItem("A", 0),
                             SpecialTokenItem(bos, 1), SequenceItem("B", 1)});
   Json special_map;
-  special_map[bos] = {{"id", bos}, {"ids", Json::array({first_special})}, {"tokens", Json::array({bos})}};
+  special_map[bos] = {
+      {"id", bos}, {"ids", Json::array({first_special})}, {"tokens", Json::array({bos})}};
   tp["special_tokens"] = special_map;
   Json bl_post = ByteLevelComponent();
   bl_post["trim_offsets"] = false;
@@ -214,8 +214,12 @@ absl::StatusOr<TrainedTokenizerFiles> TrainByteLevelBpe(const std::vector<std::s
   Json decoder_map = Json::object();
   for (size_t i = 0; i < options.special_tokens.size(); ++i) {
     decoder_map[std::to_string(first_special + static_cast<int32_t>(i))] = {
-        {"content", options.special_tokens[i]}, {"lstrip", false},  {"normalized", false},
-        {"rstrip", false},                      {"single_word", false}, {"special", true}};
+        {"content", options.special_tokens[i]},
+        {"lstrip", false},
+        {"normalized", false},
+        {"rstrip", false},
+        {"single_word", false},
+        {"special", true}};
   }
   cfg["added_tokens_decoder"] = decoder_map;
   cfg["bos_token"] = bos;

@@ -15,8 +15,7 @@ struct BpeTrainerOptions {
   int num_merges = 400;
   /// Added as special tokens after the learned vocabulary, in this order.  The first
   /// three are BOS, EOS and pad; "<|im_start|>"/"<|im_end|>" make ChatML usable.
-  std::vector<std::string> special_tokens = {"<s>", "</s>", "<pad>", "<|im_start|>",
-                                             "<|im_end|>"};
+  std::vector<std::string> special_tokens = {"<s>", "</s>", "<pad>", "<|im_start|>", "<|im_end|>"};
 };
 
 struct TrainedTokenizerFiles {

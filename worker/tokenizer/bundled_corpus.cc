@@ -6,7 +6,8 @@ namespace {
 
 // Written for lorad (no third-party text).  Plain prose with some dialogue,
 // numbers, lists and a little code, so the merges cover common English pieces.
-constexpr char kCorpus[] = R"CORPUS(The morning train left the station at seven, and the fields outside were still grey with mist.
+constexpr char kCorpus[] =
+    R"CORPUS(The morning train left the station at seven, and the fields outside were still grey with mist.
 A farmer walked along the fence with his dog, counting the sheep that had wandered into the wrong meadow.
 When the sun came up, the mist lifted, and the river beside the tracks turned from silver to blue.
 

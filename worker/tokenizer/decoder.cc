@@ -163,7 +163,8 @@ class MetaspaceDecoder final : public Decoder {
 
 class SequenceDecoder final : public Decoder {
  public:
-  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> parts) : parts_(std::move(parts)) {}
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> parts)
+      : parts_(std::move(parts)) {}
   void DecodeChain(std::vector<std::string>* tokens) const override {
     for (const auto& p : parts_) p->DecodeChain(tokens);
   }
@@ -202,8 +203,8 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::FromJson(const nlohmann::json&
     }
     LORAD_ASSIGN_OR_RETURN(const int64_t start, JsonInt(j, "start", at, 0, 1 << 20, 0));
     LORAD_ASSIGN_OR_RETURN(const int64_t stop, JsonInt(j, "stop", at, 0, 1 << 20, 0));
-    return std::make_unique<StripDecoder>(DecodeUtf8At(content, 0, &len), static_cast<size_t>(start),
-                                          static_cast<size_t>(stop));
+    return std::make_unique<StripDecoder>(DecodeUtf8At(content, 0, &len),
+                                          static_cast<size_t>(start), static_cast<size_t>(stop));
   }
   if (type == "Metaspace") {
     LORAD_ASSIGN_OR_RETURN(std::string replacement,

@@ -3,9 +3,8 @@
 #include <exception>
 #include <iostream>
 #include <new>
-#include <utility>
-
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "worker/base/sha256.h"
@@ -20,13 +19,14 @@ absl::StatusOr<nlohmann::json> ParseJson(std::string_view text, std::string_view
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(std::string(source), ": not valid JSON: ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(source), ": not valid JSON: ", e.what()));
   }
 }
 
 // bos_token & co.: a string, {"content": ...} (an AddedToken dict) or null.
-absl::StatusOr<std::optional<std::string>> TokenField(const nlohmann::json& j, const std::string& key,
-                                                      const JsonPath& at) {
+absl::StatusOr<std::optional<std::string>> TokenField(const nlohmann::json& j,
+                                                      const std::string& key, const JsonPath& at) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return std::nullopt;
   if (it->is_string()) return it->get<std::string>();
@@ -108,31 +108,35 @@ absl::StatusOr<std::unique_ptr<HfTokenizer>> HfTokenizer::CreateUnchecked(
     auto it = j.find(key);
     return it == j.end() ? null_json : *it;
   };
-  LORAD_ASSIGN_OR_RETURN(tok->normalizer_, Normalizer::FromJson(field("normalizer"), root.Key("normalizer")));
+  LORAD_ASSIGN_OR_RETURN(tok->normalizer_,
+                         Normalizer::FromJson(field("normalizer"), root.Key("normalizer")));
   LORAD_ASSIGN_OR_RETURN(tok->pre_tokenizer_,
                          PreTokenizer::FromJson(field("pre_tokenizer"), root.Key("pre_tokenizer")));
   LORAD_ASSIGN_OR_RETURN(tok->model_, BpeModel::FromJson(j["model"], root.Key("model")));
   const BpeModel* model = tok->model_.get();
   LORAD_ASSIGN_OR_RETURN(
       tok->added_,
-      AddedVocabulary::FromJson(field("added_tokens"), root.Key("added_tokens"), tok->normalizer_.get(),
-                                [model](std::string_view t) { return model->TokenToId(t); },
-                                model->vocab_entries()));
-  LORAD_ASSIGN_OR_RETURN(tok->frame_,
-                         SpecialTokenFrame::FromJson(field("post_processor"), root.Key("post_processor")));
+      AddedVocabulary::FromJson(
+          field("added_tokens"), root.Key("added_tokens"), tok->normalizer_.get(),
+          [model](std::string_view t) { return model->TokenToId(t); }, model->vocab_entries()));
+  LORAD_ASSIGN_OR_RETURN(tok->frame_, SpecialTokenFrame::FromJson(field("post_processor"),
+                                                                  root.Key("post_processor")));
   LORAD_ASSIGN_OR_RETURN(tok->decoder_, Decoder::FromJson(field("decoder"), root.Key("decoder")));
   tok->vocab_size_ = static_cast<int64_t>(std::max(model->max_id(), tok->added_->max_id())) + 1;
 
-  const std::string config_source =
-      absl::StrCat(std::string(source), " (tokenizer_config.json)");
+  const std::string config_source = absl::StrCat(std::string(source), " (tokenizer_config.json)");
   LORAD_ASSIGN_OR_RETURN(const TokenizerConfigFields cfg,
                          TokenizerConfigFields::Parse(tokenizer_config_json, config_source));
   LORAD_RETURN_IF_ERROR(tok->ApplyConfig(cfg, config_source));
   for (const int32_t id : tok->frame_.prefix) {
-    if (id >= tok->vocab_size_) return root.Key("post_processor").Error(absl::StrCat("id ", id, " is outside the vocabulary"));
+    if (id >= tok->vocab_size_)
+      return root.Key("post_processor")
+          .Error(absl::StrCat("id ", id, " is outside the vocabulary"));
   }
   for (const int32_t id : tok->frame_.suffix) {
-    if (id >= tok->vocab_size_) return root.Key("post_processor").Error(absl::StrCat("id ", id, " is outside the vocabulary"));
+    if (id >= tok->vocab_size_)
+      return root.Key("post_processor")
+          .Error(absl::StrCat("id ", id, " is outside the vocabulary"));
   }
 
   Sha256 h;

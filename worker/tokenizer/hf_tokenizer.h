@@ -25,7 +25,8 @@ struct TokenizerConfigFields {
   std::optional<bool> add_bos_token, add_eos_token;
   std::string tokenizer_class;
 
-  static absl::StatusOr<TokenizerConfigFields> Parse(std::string_view json, std::string_view source);
+  static absl::StatusOr<TokenizerConfigFields> Parse(std::string_view json,
+                                                     std::string_view source);
 };
 
 class HfTokenizer final : public Tokenizer {

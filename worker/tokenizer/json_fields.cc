@@ -32,8 +32,8 @@ absl::StatusOr<std::string> JsonString(const nlohmann::json& j, const std::strin
   if (!it->is_string()) return at.Key(key).Error("must be a string");
   const std::string& s = it->get_ref<const std::string&>();
   if (s.size() > kMaxTokenBytes) {
-    return at.Key(key).Error(absl::StrCat("string of ", s.size(), " bytes exceeds the limit of ",
-                                          kMaxTokenBytes));
+    return at.Key(key).Error(
+        absl::StrCat("string of ", s.size(), " bytes exceeds the limit of ", kMaxTokenBytes));
   }
   return s;
 }

@@ -3,9 +3,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -13,18 +12,19 @@
 namespace lorad {
 
 /// Limits on what a tokenizer.json may declare, checked before allocating.
-inline constexpr size_t kMaxTokenizerVocab = size_t{1} << 22;     // entries
-inline constexpr size_t kMaxTokenizerMerges = size_t{1} << 23;    // entries
-inline constexpr size_t kMaxTokenBytes = 4096;                    // one token's UTF-8
-inline constexpr size_t kMaxAddedTokens = size_t{1} << 20;        // entries
-inline constexpr size_t kMaxAddedTokenBytes = size_t{16} << 20;   // all contents together
-inline constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;    // largest id accepted
-inline constexpr size_t kMaxComponentDepth = 16;                  // nested Sequence levels
+inline constexpr size_t kMaxTokenizerVocab = size_t{1} << 22;    // entries
+inline constexpr size_t kMaxTokenizerMerges = size_t{1} << 23;   // entries
+inline constexpr size_t kMaxTokenBytes = 4096;                   // one token's UTF-8
+inline constexpr size_t kMaxAddedTokens = size_t{1} << 20;       // entries
+inline constexpr size_t kMaxAddedTokenBytes = size_t{16} << 20;  // all contents together
+inline constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;   // largest id accepted
+inline constexpr size_t kMaxComponentDepth = 16;                 // nested Sequence levels
 
 /// A location in a JSON document, for messages.
 class JsonPath {
  public:
-  JsonPath(std::string source, std::string path) : source_(std::move(source)), path_(std::move(path)) {}
+  JsonPath(std::string source, std::string path)
+      : source_(std::move(source)), path_(std::move(path)) {}
   JsonPath Key(const std::string& key) const;
   JsonPath Index(size_t i) const;
   const std::string& path() const { return path_; }
@@ -47,6 +47,7 @@ absl::StatusOr<int64_t> JsonInt(const nlohmann::json& j, const std::string& key,
 /// The "type" field of a component object.
 absl::StatusOr<std::string> JsonType(const nlohmann::json& j, const JsonPath& at);
 /// A {"String": s} or {"Regex": r} pattern object: sets *is_regex.
-absl::StatusOr<std::string> JsonPattern(const nlohmann::json& j, const JsonPath& at, bool* is_regex);
+absl::StatusOr<std::string> JsonPattern(const nlohmann::json& j, const JsonPath& at,
+                                        bool* is_regex);
 
 }  // namespace lorad

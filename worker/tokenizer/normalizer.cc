@@ -1,10 +1,10 @@
 #include "worker/tokenizer/normalizer.h"
 
+#include <utf8proc.h>
+
 #include <cstdlib>
 #include <utility>
 #include <vector>
-
-#include <utf8proc.h>
 
 #include "absl/strings/str_cat.h"
 #include "worker/base/status_macros.h"
@@ -22,10 +22,9 @@ class UnicodeNormalizer final : public Normalizer {
   absl::Status Normalize(std::string* text) const override {
     if (text->empty()) return absl::OkStatus();
     utf8proc_uint8_t* out = nullptr;
-    const utf8proc_ssize_t n =
-        utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text->data()),
-                     static_cast<utf8proc_ssize_t>(text->size()), &out,
-                     static_cast<utf8proc_option_t>(options_));
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text->data()),
+                                            static_cast<utf8proc_ssize_t>(text->size()), &out,
+                                            static_cast<utf8proc_option_t>(options_));
     if (n < 0) {
       return absl::InvalidArgumentError(
           absl::StrCat(name_, " normalization failed: ", utf8proc_errmsg(n)));
@@ -66,7 +65,8 @@ class StripAccentsNormalizer final : public Normalizer {
       const char32_t c = DecodeUtf8At(*text, i, &len);
       // Every combining mark (Mn, Mc, Me), as the reference's is_combining_mark.
       const utf8proc_category_t cat = utf8proc_category(static_cast<utf8proc_int32_t>(c));
-      if (cat != UTF8PROC_CATEGORY_MN && cat != UTF8PROC_CATEGORY_MC && cat != UTF8PROC_CATEGORY_ME) {
+      if (cat != UTF8PROC_CATEGORY_MN && cat != UTF8PROC_CATEGORY_MC &&
+          cat != UTF8PROC_CATEGORY_ME) {
         out.append(*text, i, len);
       }
       i += len;
@@ -172,14 +172,17 @@ absl::StatusOr<std::unique_ptr<Normalizer>> Normalizer::FromJson(const nlohmann:
   if (j.is_null()) return nullptr;
   if (depth > kMaxComponentDepth) return at.Error("normalizers nested too deeply");
   LORAD_ASSIGN_OR_RETURN(const std::string type, JsonType(j, at));
-  if (type == "NFC") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE, type);
-  if (type == "NFD") return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE, type);
+  if (type == "NFC")
+    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE, type);
+  if (type == "NFD")
+    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE, type);
   if (type == "NFKC") {
-    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT, type);
+    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT,
+                                               type);
   }
   if (type == "NFKD") {
-    return std::make_unique<UnicodeNormalizer>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT,
-                                               type);
+    return std::make_unique<UnicodeNormalizer>(
+        UTF8PROC_STABLE | UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT, type);
   }
   if (type == "Lowercase") return std::make_unique<LowercaseNormalizer>();
   if (type == "StripAccents") return std::make_unique<StripAccentsNormalizer>();

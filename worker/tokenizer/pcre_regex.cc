@@ -69,7 +69,8 @@ absl::StatusOr<std::unique_ptr<PcreRegex>> PcreRegex::CompileLiteral(std::string
                                                                      std::string_view where) {
   std::string quoted;
   for (const char c : literal) {
-    if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos) quoted.push_back('\\');
+    if (std::string_view("\\^$.|?*+()[]{}").find(c) != std::string_view::npos)
+      quoted.push_back('\\');
     quoted.push_back(c);
   }
   return Compile(quoted, where);
@@ -89,8 +90,8 @@ absl::Status PcreRegex::FindAll(std::string_view text,
   while (pos <= text.size()) {
     int rc;
     if (jit_) {
-      rc = pcre2_jit_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, st.data,
-                           st.context);
+      rc =
+          pcre2_jit_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, st.data, st.context);
     } else {
       rc = pcre2_match(code, subject, text.size(), pos, PCRE2_NO_UTF_CHECK, st.data, st.context);
     }

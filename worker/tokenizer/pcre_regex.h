@@ -21,7 +21,7 @@ class PcreRegex {
                                                             std::string_view where);
   /// A pattern matching `literal` exactly.
   static absl::StatusOr<std::unique_ptr<PcreRegex>> CompileLiteral(std::string_view literal,
-                                                                    std::string_view where);
+                                                                   std::string_view where);
   ~PcreRegex();
   PcreRegex(const PcreRegex&) = delete;
   PcreRegex& operator=(const PcreRegex&) = delete;

@@ -13,7 +13,8 @@ absl::StatusOr<SpecialTokenFrame> ParseTemplate(const nlohmann::json& j, const J
   if (sit == j.end() || !sit->is_array()) return single_at.Error("must be an array of items");
   const JsonPath map_at = at.Key("special_tokens");
   auto mit = j.find("special_tokens");
-  if (mit != j.end() && !mit->is_null() && !mit->is_object()) return map_at.Error("must be an object");
+  if (mit != j.end() && !mit->is_null() && !mit->is_object())
+    return map_at.Error("must be an object");
   SpecialTokenFrame frame;
   bool seen_sequence = false;
   for (size_t i = 0; i < sit->size(); ++i) {
@@ -27,8 +28,8 @@ absl::StatusOr<SpecialTokenFrame> ParseTemplate(const nlohmann::json& j, const J
     if (!item.is_object() || !item.contains("SpecialToken") || !item["SpecialToken"].is_object()) {
       return item_at.Error(R"(must be {"SpecialToken": {...}} or {"Sequence": {...}})");
     }
-    LORAD_ASSIGN_OR_RETURN(const std::string name,
-                           JsonString(item["SpecialToken"], "id", item_at.Key("SpecialToken"), true));
+    LORAD_ASSIGN_OR_RETURN(const std::string name, JsonString(item["SpecialToken"], "id",
+                                                              item_at.Key("SpecialToken"), true));
     if (mit == j.end() || !mit->is_object() || !mit->contains(name)) {
       return item_at.Error(absl::StrCat("special token '", name, "' is not in special_tokens"));
     }
@@ -42,7 +43,8 @@ absl::StatusOr<SpecialTokenFrame> ParseTemplate(const nlohmann::json& j, const J
       if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > kMaxTokenId) {
         return spec_at.Error("ids must be integers in range");
       }
-      (seen_sequence ? frame.suffix : frame.prefix).push_back(static_cast<int32_t>(id.get<int64_t>()));
+      (seen_sequence ? frame.suffix : frame.prefix)
+          .push_back(static_cast<int32_t>(id.get<int64_t>()));
     }
   }
   if (!seen_sequence) return single_at.Error("the single template has no Sequence item");

@@ -98,8 +98,9 @@ void ReplacePieces(std::vector<PreToken>* pieces, size_t index, const std::vecto
 }
 
 // Splits every piece at the matches `find` reports, with `behavior`.
-absl::Status SplitPieces(std::vector<PreToken>* pieces, Behavior behavior, bool invert,
-                         const std::function<absl::Status(const std::string&, std::vector<Span>*)>& find) {
+absl::Status SplitPieces(
+    std::vector<PreToken>* pieces, Behavior behavior, bool invert,
+    const std::function<absl::Status(const std::string&, std::vector<Span>*)>& find) {
   std::vector<PreToken> out;
   out.reserve(pieces->size());
   std::vector<Span> matches;
@@ -130,8 +131,9 @@ class SplitPreTokenizer final : public PreTokenizer {
   SplitPreTokenizer(std::unique_ptr<PcreRegex> re, Behavior behavior, bool invert)
       : re_(std::move(re)), behavior_(behavior), invert_(invert) {}
   absl::Status PreTokenize(std::vector<PreToken>* pieces) const override {
-    return SplitPieces(pieces, behavior_, invert_,
-                       [this](const std::string& t, std::vector<Span>* m) { return re_->FindAll(t, m); });
+    return SplitPieces(
+        pieces, behavior_, invert_,
+        [this](const std::string& t, std::vector<Span>* m) { return re_->FindAll(t, m); });
   }
 
  private:
@@ -151,10 +153,9 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
       }
     }
     if (re_ != nullptr) {
-      LORAD_RETURN_IF_ERROR(SplitPieces(pieces, Behavior::kIsolated, false,
-                                        [this](const std::string& t, std::vector<Span>* m) {
-                                          return re_->FindAll(t, m);
-                                        }));
+      LORAD_RETURN_IF_ERROR(SplitPieces(
+          pieces, Behavior::kIsolated, false,
+          [this](const std::string& t, std::vector<Span>* m) { return re_->FindAll(t, m); }));
     }
     const ByteLevelAlphabet& alphabet = ByteLevelAlphabet::Get();
     for (PreToken& p : *pieces) {
@@ -216,9 +217,9 @@ class CharClassPreTokenizer final : public PreTokenizer {
   CharClassPreTokenizer(std::function<bool(char32_t)> pred, Behavior behavior)
       : pred_(std::move(pred)), behavior_(behavior) {}
   absl::Status PreTokenize(std::vector<PreToken>* pieces) const override {
-    return SplitPieces(pieces, behavior_, false, [this](const std::string& t, std::vector<Span>* m) {
-      return FindChars(t, m, pred_);
-    });
+    return SplitPieces(
+        pieces, behavior_, false,
+        [this](const std::string& t, std::vector<Span>* m) { return FindChars(t, m, pred_); });
   }
 
  private:

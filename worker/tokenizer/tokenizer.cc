@@ -1,8 +1,7 @@
 #include "worker/tokenizer/tokenizer.h"
 
-#include <system_error>
-
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "worker/base/file_util.h"
@@ -29,8 +28,7 @@ absl::StatusOr<std::string> MergeSpecialTokensMap(const std::string& config,
                          ReadFileToString(map_path, kMaxTokenizerConfigBytes));
   const auto map = nlohmann::json::parse(map_text, nullptr, /*allow_exceptions=*/false);
   if (!map.is_object()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(map_path.string(), ": not a valid JSON object"));
+    return absl::InvalidArgumentError(absl::StrCat(map_path.string(), ": not a valid JSON object"));
   }
   nlohmann::json cfg = nlohmann::json::object();
   if (!config.empty()) {
@@ -45,7 +43,8 @@ absl::StatusOr<std::string> MergeSpecialTokensMap(const std::string& config,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromDir(const std::filesystem::path& dir) {
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromDir(
+    const std::filesystem::path& dir) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("tokenizer: ", dir.string(), " is not a directory"));
@@ -56,7 +55,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromDir(const std::fil
       return absl::FailedPreconditionError(absl::StrCat(
           "tokenizer: ", dir.string(),
           " has only tokenizer.model (a SentencePiece model), which lorad does not read; supply "
-          "tokenizer.json, e.g. with Python: AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)"));
+          "tokenizer.json, e.g. with Python: "
+          "AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR)"));
     }
     if (Exists(dir / "vocab.json") || Exists(dir / "merges.txt")) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -66,7 +66,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromDir(const std::fil
     }
     return absl::NotFoundError(absl::StrCat("tokenizer: no tokenizer.json in ", dir.string()));
   }
-  LORAD_ASSIGN_OR_RETURN(const std::string json, ReadFileToString(json_path, kMaxTokenizerJsonBytes));
+  LORAD_ASSIGN_OR_RETURN(const std::string json,
+                         ReadFileToString(json_path, kMaxTokenizerJsonBytes));
   std::string config;
   const std::filesystem::path config_path = dir / "tokenizer_config.json";
   if (Exists(config_path)) {
@@ -79,10 +80,11 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromDir(const std::fil
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 
-absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(std::string_view tokenizer_json,
-                                                               std::string_view tokenizer_config_json,
-                                                               std::string_view source) {
-  LORAD_ASSIGN_OR_RETURN(auto tok, HfTokenizer::Create(tokenizer_json, tokenizer_config_json, source));
+absl::StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::FromJson(
+    std::string_view tokenizer_json, std::string_view tokenizer_config_json,
+    std::string_view source) {
+  LORAD_ASSIGN_OR_RETURN(auto tok,
+                         HfTokenizer::Create(tokenizer_json, tokenizer_config_json, source));
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 
