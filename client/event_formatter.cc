@@ -85,7 +85,11 @@ std::string FormatEventLine(const v1::JobEvent& e, bool with_seq) {
   switch (e.event_case()) {
     case v1::JobEvent::kStateChange: {
       const auto& s = e.state_change();
-      absl::StrAppend(&line, "state ", StateName(s.from_state()), " -> ", StateName(s.to_state()));
+      absl::StrAppend(&line, "state ");
+      if (s.from_state() != v1::JOB_STATE_UNSPECIFIED) {
+        absl::StrAppend(&line, StateName(s.from_state()), " -> ");
+      }
+      absl::StrAppend(&line, StateName(s.to_state()));
       if (e.attempt() > 0) absl::StrAppend(&line, " attempt=", e.attempt());
       if (!s.worker_id().empty()) absl::StrAppend(&line, " worker=", s.worker_id());
       if (!s.reason().empty()) absl::StrAppend(&line, ": ", s.reason());

@@ -28,6 +28,9 @@ TEST(EventFormatterTest, EveryKindOnOneLine) {
   s.mutable_state_change()->set_reason("assigned");
   EXPECT_EQ(FormatEventLine(s), "#3 20:30:01 state QUEUED -> RUNNING attempt=1 worker=w0: assigned");
   EXPECT_EQ(FormatEventLine(s, false), "state QUEUED -> RUNNING attempt=1 worker=w0: assigned");
+  v1::JobEvent submitted = Event(1);
+  submitted.mutable_state_change()->set_to_state(v1::JOB_STATE_QUEUED);
+  EXPECT_EQ(FormatEventLine(submitted, false), "state QUEUED attempt=1");  // no "UNSPECIFIED ->"
 
   v1::JobEvent st = Event(4);
   auto* step = st.mutable_step();
