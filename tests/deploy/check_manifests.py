@@ -83,10 +83,17 @@ for kind in ("Deployment", "StatefulSet"):
         if kind == "StatefulSet":
             c = tmpl["spec"]["containers"][0]
             check("nvidia.com/gpu" in c["resources"]["limits"], "workers must request nvidia.com/gpu")
-            sched = [a for a in c["args"] if a.startswith("--scheduler=")]
-            check(sched, "worker must name the scheduler")
+            args = c["args"]
+            check(args[0] == "serve" and "--scheduler" in args, "worker must run `serve --scheduler ADDR`")
+            for flag in ("--tls-ca", "--worker-token-file"):
+                check(flag in args, f"worker must pass {flag} (remote workers use TLS and the worker token)")
+                if flag in args:
+                    path = args[args.index(flag) + 1]
+                    check(any(path.startswith(m["mountPath"]) for m in c["volumeMounts"]),
+                          f"{flag} {path} is not under a mounted volume")
+            sched = [args[args.index("--scheduler") + 1]] if "--scheduler" in args else []
             if sched:
-                host, port = sched[0].split("=", 1)[1].rsplit(":", 1)
+                host, port = sched[0].rsplit(":", 1)
                 svc_name = host.split(".")[0]
                 svc = by_kind["Service"].get(svc_name)
                 check(svc is not None, f"worker dials unknown service {svc_name}")
