@@ -43,7 +43,7 @@ struct TrainConfig {
   std::string base_model_spec;  // as written (hub id or path), for adapter_config.json
   std::string adapter = "lora";
   int64_t lora_r = 8;
-  double lora_alpha = 16;
+  double lora_alpha = 8;  // PEFT's default (Axolotl passes none)
   double lora_dropout = 0.0;
   std::vector<std::string> lora_target_modules;  // empty + lora_target_linear → all linear
   bool lora_target_linear = false;
