@@ -117,12 +117,30 @@ TEST(AdapterConfigTest, ToJsonWritesPeftKeysAndRoundTrips) {
   ASSERT_TRUE(c.ok());
   std::string text = AdapterConfigToJson(*c);
   json j = json::parse(text);
-  for (const char* key : {"alpha_pattern", "auto_mapping", "base_model_name_or_path", "bias",
-                          "fan_in_fan_out", "inference_mode", "init_lora_weights",
-                          "layer_replication", "layers_pattern", "layers_to_transform",
-                          "loftq_config", "lora_alpha", "lora_dropout", "megatron_config",
-                          "megatron_core", "modules_to_save", "peft_type", "r", "rank_pattern",
-                          "revision", "target_modules", "task_type", "use_dora", "use_rslora"}) {
+  for (const char* key : {"alpha_pattern",
+                          "auto_mapping",
+                          "base_model_name_or_path",
+                          "bias",
+                          "fan_in_fan_out",
+                          "inference_mode",
+                          "init_lora_weights",
+                          "layer_replication",
+                          "layers_pattern",
+                          "layers_to_transform",
+                          "loftq_config",
+                          "lora_alpha",
+                          "lora_dropout",
+                          "megatron_config",
+                          "megatron_core",
+                          "modules_to_save",
+                          "peft_type",
+                          "r",
+                          "rank_pattern",
+                          "revision",
+                          "target_modules",
+                          "task_type",
+                          "use_dora",
+                          "use_rslora"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_TRUE(j["lora_alpha"].is_number_integer());
@@ -151,8 +169,7 @@ TEST(AdapterConfigTest, LoadFromDirectory) {
   fs::create_directories(dir);
   auto missing = LoadAdapterConfig(dir);
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_NE(std::string(missing.status().message()).find("adapter_config.json"),
-            std::string::npos);
+  EXPECT_NE(std::string(missing.status().message()).find("adapter_config.json"), std::string::npos);
   ASSERT_TRUE(WriteFileDurably(dir / "adapter_config.json", kPeftConfig).ok());
   auto ok = LoadAdapterConfig(dir);
   ASSERT_TRUE(ok.ok()) << ok.status();

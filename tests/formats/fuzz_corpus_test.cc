@@ -56,14 +56,14 @@ TEST(FuzzCorpusTest, SeedsAreAcceptedByTheParsers) {
   }
   std::ifstream in(root / "safetensors_header" / "two_tensors", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto h = ParseSafetensorsHeader(
-      {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, "two_tensors");
+  auto h = ParseSafetensorsHeader({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                                  "two_tensors");
   EXPECT_TRUE(h.ok()) << h.status();
   std::ifstream huge(root / "safetensors_header" / "huge_claim", std::ios::binary);
   std::string hb((std::istreambuf_iterator<char>(huge)), std::istreambuf_iterator<char>());
-  EXPECT_FALSE(ParseSafetensorsHeader({reinterpret_cast<const uint8_t*>(hb.data()), hb.size()},
-                                      "huge_claim")
-                   .ok());
+  EXPECT_FALSE(
+      ParseSafetensorsHeader({reinterpret_cast<const uint8_t*>(hb.data()), hb.size()}, "huge_claim")
+          .ok());
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ json TinyLlama() {
     "bos_token_id": 1, "eos_token_id": 2, "hidden_act": "silu", "torch_dtype": "bfloat16"})");
 }
 
-absl::StatusOr<ModelConfig> Parse(const json& j) { return ParseModelConfig(j.dump(), "config.json"); }
+absl::StatusOr<ModelConfig> Parse(const json& j) {
+  return ParseModelConfig(j.dump(), "config.json");
+}
 
 TEST(ModelConfigTest, ParsesLlamaWithDerivedHeadDim) {
   auto c = Parse(TinyLlama());
@@ -41,7 +43,7 @@ TEST(ModelConfigTest, ParsesLlamaWithDerivedHeadDim) {
 }
 
 TEST(ModelConfigTest, AppliesTransformersDefaults) {
-  json j = {{"model_type", "llama"}, {"hidden_size", 64}, {"num_attention_heads", 4},
+  json j = {{"model_type", "llama"},    {"hidden_size", 64},      {"num_attention_heads", 4},
             {"intermediate_size", 128}, {"num_hidden_layers", 2}, {"vocab_size", 100},
             {"head_dim", nullptr}};
   auto c = Parse(j);
@@ -58,8 +60,11 @@ TEST(ModelConfigTest, AppliesTransformersDefaults) {
 
 TEST(ModelConfigTest, Llama31RopeScalingAndEosListAndDtypeKey) {
   json j = TinyLlama();
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   j["eos_token_id"] = {128001, 128008, 128009};
   j["vocab_size"] = 128256;
   j["rope_theta"] = 500000.0;
@@ -107,12 +112,20 @@ TEST(ModelConfigTest, RopeTypeSpellingsAndV5RopeParameters) {
 }
 
 TEST(ModelConfigTest, Qwen2BiasesAndSlidingWindow) {
-  json j = {{"architectures", {"Qwen2ForCausalLM"}}, {"hidden_size", 896},
-            {"intermediate_size", 4864}, {"num_hidden_layers", 24}, {"num_attention_heads", 14},
-            {"num_key_value_heads", 2}, {"vocab_size", 151936}, {"rope_theta", 1000000.0},
-            {"tie_word_embeddings", true}, {"use_sliding_window", false},
-            {"sliding_window", 32768}, {"max_window_layers", 21},
-            {"bos_token_id", 151643}, {"eos_token_id", 151643}};
+  json j = {{"architectures", {"Qwen2ForCausalLM"}},
+            {"hidden_size", 896},
+            {"intermediate_size", 4864},
+            {"num_hidden_layers", 24},
+            {"num_attention_heads", 14},
+            {"num_key_value_heads", 2},
+            {"vocab_size", 151936},
+            {"rope_theta", 1000000.0},
+            {"tie_word_embeddings", true},
+            {"use_sliding_window", false},
+            {"sliding_window", 32768},
+            {"max_window_layers", 21},
+            {"bos_token_id", 151643},
+            {"eos_token_id", 151643}};
   auto c = Parse(j);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->architecture, Architecture::kQwen2);
@@ -131,9 +144,14 @@ TEST(ModelConfigTest, Qwen2BiasesAndSlidingWindow) {
 }
 
 TEST(ModelConfigTest, MistralSlidingWindowAndLlamaBiases) {
-  json m = {{"architectures", {"MistralForCausalLM"}}, {"hidden_size", 4096},
-            {"intermediate_size", 14336}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
-            {"num_key_value_heads", 8}, {"head_dim", 128}, {"vocab_size", 32768},
+  json m = {{"architectures", {"MistralForCausalLM"}},
+            {"hidden_size", 4096},
+            {"intermediate_size", 14336},
+            {"num_hidden_layers", 32},
+            {"num_attention_heads", 32},
+            {"num_key_value_heads", 8},
+            {"head_dim", 128},
+            {"vocab_size", 32768},
             {"sliding_window", nullptr}};
   auto c = Parse(m);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -197,8 +215,11 @@ TEST(ModelConfigTest, RefusesUnsupportedAndInvalid) {
 
 TEST(ModelConfigTest, ToJsonRoundTrips) {
   json j = TinyLlama();
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                       {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", 8.0},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
   j["eos_token_id"] = {2, 3};
   j["pad_token_id"] = 0;
   auto c = Parse(j);

@@ -28,16 +28,16 @@ class SafetensorsCollectionTest : public ::testing::Test {
     storage.reserve(names.size());
     for (const auto& n : names) {
       storage.push_back(std::vector<float>(4, value));
-      blobs.push_back({n, DType::kF32, {2, 2},
-                       {reinterpret_cast<const uint8_t*>(storage.back().data()), 16}});
+      blobs.push_back(
+          {n, DType::kF32, {2, 2}, {reinterpret_cast<const uint8_t*>(storage.back().data()), 16}});
     }
     ASSERT_TRUE(WriteSafetensors(dir_ / file, blobs).ok());
   }
   void WriteIndex(const std::string& weight_map_json) {
-    ASSERT_TRUE(WriteFileDurably(dir_ / "model.safetensors.index.json",
-                                 R"({"metadata":{"total_size":64},"weight_map":)" +
-                                     weight_map_json + "}")
-                    .ok());
+    ASSERT_TRUE(
+        WriteFileDurably(dir_ / "model.safetensors.index.json",
+                         R"({"metadata":{"total_size":64},"weight_map":)" + weight_map_json + "}")
+            .ok());
   }
   std::string Message(const absl::Status& s) { return std::string(s.message()); }
   fs::path dir_;
@@ -116,8 +116,7 @@ TEST_F(SafetensorsCollectionTest, RefusesPickleOnlyDirectory) {
 }
 
 TEST_F(SafetensorsCollectionTest, EmptyOrMissingDirectoryIsNotFound) {
-  EXPECT_EQ(SafetensorsCollection::OpenModelDir(dir_).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(SafetensorsCollection::OpenModelDir(dir_).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(SafetensorsCollection::OpenModelDir(dir_ / "nope").status().code(),
             absl::StatusCode::kNotFound);
 }

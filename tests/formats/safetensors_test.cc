@@ -83,8 +83,10 @@ TEST(SafetensorsHeaderTest, RefusesHostileAndBrokenHeaders) {
       {"header past end", past_end, "runs past the end"},
       {"not an object start", RawFile("[1,2]", 0), "does not start with '{'"},
       {"invalid json", RawFile("{\"a\":", 0), "invalid JSON"},
-      {"duplicate", RawFile(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                            R"("t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+      {"duplicate",
+       RawFile(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+               R"("t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+               8),
        "duplicate key \"t\""},
       {"unknown dtype", RawFile(R"({"t":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}})", 16),
        "unknown dtype"},
@@ -92,18 +94,23 @@ TEST(SafetensorsHeaderTest, RefusesHostileAndBrokenHeaders) {
        "tensor 't': shape entry -1"},
       {"float dim", RawFile(R"({"t":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}})", 4),
        "shape entry 1.5"},
-      {"overflow", RawFile(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],)"
-                           R"("data_offsets":[0,4]}})", 4),
+      {"overflow",
+       RawFile(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],)"
+               R"("data_offsets":[0,4]}})",
+               4),
        "tensor 't': shape overflows"},
       {"partial product overflow",
-       RawFile(R"({"t":{"dtype":"F32","shape":[4294967296,2147483648,0],"data_offsets":[0,0]}})", 0),
+       RawFile(R"({"t":{"dtype":"F32","shape":[4294967296,2147483648,0],"data_offsets":[0,0]}})",
+               0),
        "tensor 't': shape overflows"},
       {"size mismatch", RawFile(R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
        "needs 12 bytes but data_offsets span 8"},
       {"hole", RawFile(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
        "hole or overlap"},
-      {"overlap", RawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                          R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+      {"overlap",
+       RawFile(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+               R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+               12),
        "tensor 'b'"},
       {"trailing data", RawFile(t1, 9), "file holds 9"},
       {"truncated data", RawFile(t1, 7), "file holds 7"},
@@ -111,13 +118,15 @@ TEST(SafetensorsHeaderTest, RefusesHostileAndBrokenHeaders) {
       {"offsets arity", RawFile(R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[0]}})", 4),
        "data_offsets"},
       {"missing dtype", RawFile(R"({"t":{"shape":[1],"data_offsets":[0,4]}})", 4), "dtype"},
-      {"deep nesting", RawFile("{\"__metadata__\":" + std::string(200, '[') +
-                                   std::string(200, ']') + "}", 0),
+      {"deep nesting",
+       RawFile("{\"__metadata__\":" + std::string(200, '[') + std::string(200, ']') + "}", 0),
        "nested deeper"},
       // A header that claims a 1 TB tensor in a small file: refused from the
       // offsets alone, nothing is allocated for it.
-      {"1TB claim", RawFile(R"({"t":{"dtype":"F32","shape":[274877906944],)"
-                            R"("data_offsets":[0,1099511627776]}})", 16),
+      {"1TB claim",
+       RawFile(R"({"t":{"dtype":"F32","shape":[274877906944],)"
+               R"("data_offsets":[0,1099511627776]}})",
+               16),
        "tensors cover 1099511627776 data bytes"},
   };
   for (const BadCase& c : cases) {
@@ -198,7 +207,8 @@ TEST_F(SafetensorsTest, WriterKeepsGivenMetadataAndRefusesBadBlobs) {
   EXPECT_EQ(h->metadata.at("step"), "12");
   EXPECT_EQ(h->metadata.count("format"), 0u);
 
-  std::vector<TensorBlob> wrong_size = {{"x", DType::kF32, {2}, {reinterpret_cast<uint8_t*>(&v), 4}}};
+  std::vector<TensorBlob> wrong_size = {
+      {"x", DType::kF32, {2}, {reinterpret_cast<uint8_t*>(&v), 4}}};
   auto st = WriteSafetensors(dir_ / "bad.safetensors", wrong_size);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(st.message()).find("tensor 'x'"), std::string::npos) << st;
@@ -244,9 +254,10 @@ TEST_F(SafetensorsTest, PythonReadsOurFile) {
   std::vector<float> w = {0.5f, -1.25f};
   std::vector<int64_t> i = {42};
   fs::path p = dir_ / "ours.safetensors";
-  ASSERT_TRUE(WriteSafetensors(p, {{"w", DType::kF32, {2}, {reinterpret_cast<uint8_t*>(w.data()), 8}},
-                                   {"i", DType::kI64, {1, 1}, {reinterpret_cast<uint8_t*>(i.data()), 8}}})
-                  .ok());
+  ASSERT_TRUE(
+      WriteSafetensors(p, {{"w", DType::kF32, {2}, {reinterpret_cast<uint8_t*>(w.data()), 8}},
+                           {"i", DType::kI64, {1, 1}, {reinterpret_cast<uint8_t*>(i.data()), 8}}})
+          .ok());
   fs::path out = dir_ / "out.jsonl";
   std::string cmd = std::string("python3 ") + LORAD_SOURCE_DIR +
                     "/tests/formats/read_safetensors.py " + p.string() + " > " + out.string();
@@ -255,9 +266,11 @@ TEST_F(SafetensorsTest, PythonReadsOurFile) {
   ASSERT_TRUE(text.ok());
   EXPECT_NE(text->find(R"({"metadata": {"format": "pt"}})"), std::string::npos) << *text;
   EXPECT_NE(text->find(R"({"name": "i", "dtype": "I64", "shape": [1, 1], "values": [42]})"),
-            std::string::npos) << *text;
+            std::string::npos)
+      << *text;
   EXPECT_NE(text->find(R"({"name": "w", "dtype": "F32", "shape": [2], "values": [0.5, -1.25]})"),
-            std::string::npos) << *text;
+            std::string::npos)
+      << *text;
 }
 
 TEST_F(SafetensorsTest, OpenRefusesMissingEmptyAndDirectory) {

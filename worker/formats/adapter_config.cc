@@ -20,12 +20,24 @@ constexpr uint64_t kMaxAdapterConfigBytes = 16ull << 20;
 
 // Keys modelled by AdapterConfig.
 const std::set<std::string>& ModelledKeys() {
-  static const auto* keys = new std::set<std::string>{
-      "peft_type",        "task_type",       "base_model_name_or_path", "r",
-      "lora_alpha",       "lora_dropout",    "target_modules",          "bias",
-      "fan_in_fan_out",   "use_rslora",      "use_dora",                "modules_to_save",
-      "layers_to_transform", "layers_pattern", "rank_pattern",          "alpha_pattern",
-      "init_lora_weights", "inference_mode"};
+  static const auto* keys = new std::set<std::string>{"peft_type",
+                                                      "task_type",
+                                                      "base_model_name_or_path",
+                                                      "r",
+                                                      "lora_alpha",
+                                                      "lora_dropout",
+                                                      "target_modules",
+                                                      "bias",
+                                                      "fan_in_fan_out",
+                                                      "use_rslora",
+                                                      "use_dora",
+                                                      "modules_to_save",
+                                                      "layers_to_transform",
+                                                      "layers_pattern",
+                                                      "rank_pattern",
+                                                      "alpha_pattern",
+                                                      "init_lora_weights",
+                                                      "inference_mode"};
   return *keys;
 }
 
@@ -33,12 +45,25 @@ const std::set<std::string>& ModelledKeys() {
 // report as unknown: at their default values they do not change the math; the
 // adapter reader refuses the ones that do when they are not at their default.
 const std::set<std::string>& PassiveKeys() {
-  static const auto* keys = new std::set<std::string>{
-      "auto_mapping",    "revision",          "megatron_config",  "megatron_core",
-      "loftq_config",    "layer_replication", "lora_bias",        "exclude_modules",
-      "eva_config",      "corda_config",      "trainable_token_indices", "use_qalora",
-      "qalora_group_size", "target_parameters", "peft_version",   "runtime_config",
-      "alora_invocation_tokens", "arrow_config", "ensure_weight_tying"};
+  static const auto* keys = new std::set<std::string>{"auto_mapping",
+                                                      "revision",
+                                                      "megatron_config",
+                                                      "megatron_core",
+                                                      "loftq_config",
+                                                      "layer_replication",
+                                                      "lora_bias",
+                                                      "exclude_modules",
+                                                      "eva_config",
+                                                      "corda_config",
+                                                      "trainable_token_indices",
+                                                      "use_qalora",
+                                                      "qalora_group_size",
+                                                      "target_parameters",
+                                                      "peft_version",
+                                                      "runtime_config",
+                                                      "alora_invocation_tokens",
+                                                      "arrow_config",
+                                                      "ensure_weight_tying"};
   return *keys;
 }
 
@@ -47,8 +72,8 @@ absl::StatusOr<std::string> ParseInitLoraWeights(const json& root, const JsonFie
   if (it == root.end() || it->is_null()) return std::string("true");
   if (it->is_boolean()) return std::string(it->get<bool>() ? "true" : "false");
   if (it->is_string()) return it->get<std::string>();
-  return f.Error("init_lora_weights", absl::StrCat("expected true, false or a method name, got ",
-                                                   JsonSnippet(*it)));
+  return f.Error("init_lora_weights",
+                 absl::StrCat("expected true, false or a method name, got ", JsonSnippet(*it)));
 }
 
 }  // namespace
@@ -62,8 +87,8 @@ absl::StatusOr<AdapterConfig> ParseAdapterConfig(std::string_view json_text,
   LORAD_ASSIGN_OR_RETURN(auto peft_type, f.String("peft_type"));
   c.peft_type = peft_type.value_or("LORA");
   if (c.peft_type != "LORA") {
-    return absl::UnimplementedError(absl::StrCat(std::string(source), ": peft_type \"",
-                                                 c.peft_type, "\" is not supported (only LORA)"));
+    return absl::UnimplementedError(absl::StrCat(std::string(source), ": peft_type \"", c.peft_type,
+                                                 "\" is not supported (only LORA)"));
   }
   LORAD_ASSIGN_OR_RETURN(auto task_type, f.String("task_type"));
   c.task_type = task_type.value_or("");
@@ -152,8 +177,9 @@ absl::StatusOr<AdapterConfig> LoadAdapterConfig(const std::filesystem::path& ada
   std::filesystem::path p = adapter_dir / "adapter_config.json";
   std::error_code ec;
   if (!std::filesystem::exists(p, ec)) {
-    return absl::NotFoundError(absl::StrCat(p.string(), " does not exist (not a PEFT adapter "
-                                                        "directory?)"));
+    return absl::NotFoundError(absl::StrCat(p.string(),
+                                            " does not exist (not a PEFT adapter "
+                                            "directory?)"));
   }
   LORAD_ASSIGN_OR_RETURN(std::string text, ReadFileToString(p, kMaxAdapterConfigBytes));
   return ParseAdapterConfig(text, p.string());

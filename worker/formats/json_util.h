@@ -28,8 +28,7 @@ absl::StatusOr<nlohmann::json> ParseJsonObject(std::string_view text, std::strin
 /// `source` and `key`.
 class JsonFields {
  public:
-  JsonFields(const nlohmann::json& obj, std::string_view source)
-      : obj_(obj), source_(source) {}
+  JsonFields(const nlohmann::json& obj, std::string_view source) : obj_(obj), source_(source) {}
 
   bool Has(const std::string& key) const;
   /// Present and not null.

@@ -110,8 +110,9 @@ absl::Status ParseRope(const json& obj, const std::string& key, std::string_view
       return f.Error("high_freq_factor", "llama3 needs 0 < low_freq_factor < high_freq_factor");
     }
   } else {
-    return absl::UnimplementedError(absl::StrCat(
-        where, ": rope_type \"", t, "\" is not supported yet (supported: default, linear, llama3)"));
+    return absl::UnimplementedError(
+        absl::StrCat(where, ": rope_type \"", t,
+                     "\" is not supported yet (supported: default, linear, llama3)"));
   }
   if (rs.type != RopeScaling::Type::kNone && !(rs.factor >= 1.0 && rs.factor <= 1024.0)) {
     return f.Error("factor", absl::StrCat("must be in [1, 1024], got ", rs.factor));
@@ -161,12 +162,13 @@ absl::Status Validate(const ModelConfig& c, std::string_view source) {
       range("max_position_embeddings", c.max_position_embeddings, 1, int64_t{1} << 24));
   LORAD_RETURN_IF_ERROR(range("sliding_window", c.sliding_window, 0, int64_t{1} << 24));
   if (c.head_dim % 2 != 0) {
-    return Bad(source, absl::StrCat("head_dim ", c.head_dim, " must be even (RoPE rotates halves)"));
+    return Bad(source,
+               absl::StrCat("head_dim ", c.head_dim, " must be even (RoPE rotates halves)"));
   }
   if (c.num_attention_heads % c.num_key_value_heads != 0) {
-    return Bad(source, absl::StrCat("num_attention_heads ", c.num_attention_heads,
-                                    " is not a multiple of num_key_value_heads ",
-                                    c.num_key_value_heads));
+    return Bad(source,
+               absl::StrCat("num_attention_heads ", c.num_attention_heads,
+                            " is not a multiple of num_key_value_heads ", c.num_key_value_heads));
   }
   if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1)) {
     return Bad(source, absl::StrCat("key 'rms_norm_eps': ", c.rms_norm_eps, " not in (0, 1)"));
@@ -177,8 +179,10 @@ absl::Status Validate(const ModelConfig& c, std::string_view source) {
   for (int64_t id : c.eos_token_ids) {
     LORAD_RETURN_IF_ERROR(range("eos_token_id", id, 0, c.vocab_size - 1));
   }
-  if (c.bos_token_id >= 0) LORAD_RETURN_IF_ERROR(range("bos_token_id", c.bos_token_id, 0, c.vocab_size - 1));
-  if (c.pad_token_id >= 0) LORAD_RETURN_IF_ERROR(range("pad_token_id", c.pad_token_id, 0, c.vocab_size - 1));
+  if (c.bos_token_id >= 0)
+    LORAD_RETURN_IF_ERROR(range("bos_token_id", c.bos_token_id, 0, c.vocab_size - 1));
+  if (c.pad_token_id >= 0)
+    LORAD_RETURN_IF_ERROR(range("pad_token_id", c.pad_token_id, 0, c.vocab_size - 1));
   return absl::OkStatus();
 }
 
@@ -204,11 +208,10 @@ absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, std::st
   LORAD_RETURN_IF_ERROR(int_or("num_hidden_layers", a->layers, &c.num_hidden_layers));
   LORAD_RETURN_IF_ERROR(int_or("num_attention_heads", a->heads, &c.num_attention_heads));
   // Absent → the class default; explicit null → num_attention_heads (as transformers).
-  LORAD_RETURN_IF_ERROR(int_or("num_key_value_heads",
-                               a->kv_heads > 0 && !f.Has("num_key_value_heads")
-                                   ? a->kv_heads
-                                   : c.num_attention_heads,
-                               &c.num_key_value_heads));
+  LORAD_RETURN_IF_ERROR(
+      int_or("num_key_value_heads",
+             a->kv_heads > 0 && !f.Has("num_key_value_heads") ? a->kv_heads : c.num_attention_heads,
+             &c.num_key_value_heads));
   LORAD_RETURN_IF_ERROR(
       int_or("max_position_embeddings", a->max_position_embeddings, &c.max_position_embeddings));
   if (c.num_attention_heads < 1 || c.hidden_size < 1) {
@@ -230,7 +233,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, std::st
   LORAD_ASSIGN_OR_RETURN(auto theta, f.Double("rope_theta"));
   c.rope_theta = theta.value_or(10000.0);
   if (f.HasValue("rope_parameters")) {
-    if (!root["rope_parameters"].is_object()) return f.Error("rope_parameters", "expected an object");
+    if (!root["rope_parameters"].is_object())
+      return f.Error("rope_parameters", "expected an object");
     LORAD_RETURN_IF_ERROR(ParseRope(root["rope_parameters"], "rope_parameters", source, &c));
   }
   if (f.HasValue("rope_scaling")) {
@@ -310,7 +314,7 @@ absl::StatusOr<ModelConfig> LoadModelConfig(const std::filesystem::path& model_d
 std::string ModelConfigToJson(const ModelConfig& c) {
   nlohmann::ordered_json j;
   j["architectures"] = {c.architecture_name.empty() ? Info(c.architecture).class_name
-                                                     : c.architecture_name};
+                                                    : c.architecture_name};
   j["model_type"] = c.model_type.empty() ? Info(c.architecture).model_type : c.model_type;
   j["vocab_size"] = c.vocab_size;
   j["hidden_size"] = c.hidden_size;

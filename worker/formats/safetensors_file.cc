@@ -147,9 +147,9 @@ absl::StatusOr<std::unique_ptr<SafetensorsCollection>> SafetensorsCollection::Op
       auto e = c->entries_.find(it.key());
       const std::string& shard = it->get_ref<const std::string&>();
       if (e == c->entries_.end() || e->second.file != shards[shard]) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(index_path.string(), ": tensor '", it.key(), "' is listed in shard ",
-                         shard, " but that shard does not contain it"));
+        return absl::InvalidArgumentError(absl::StrCat(index_path.string(), ": tensor '", it.key(),
+                                                       "' is listed in shard ", shard,
+                                                       " but that shard does not contain it"));
       }
     }
     return c;
@@ -168,8 +168,8 @@ absl::StatusOr<std::unique_ptr<SafetensorsCollection>> SafetensorsCollection::Op
         "): pickle weights are not loaded; convert to safetensors (pickle files can execute "
         "code when loaded), e.g. with transformers' save_pretrained(safe_serialization=True)"));
   }
-  return absl::NotFoundError(absl::StrCat(
-      dir.string(), ": no model.safetensors or model.safetensors.index.json found"));
+  return absl::NotFoundError(
+      absl::StrCat(dir.string(), ": no model.safetensors or model.safetensors.index.json found"));
 }
 
 SafetensorsCollection::Entry SafetensorsCollection::Find(std::string_view name) const {

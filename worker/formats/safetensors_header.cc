@@ -26,10 +26,10 @@ struct DTypeEntry {
   size_t size;
 };
 constexpr DTypeEntry kDTypes[] = {
-    {DType::kBool, "BOOL", 1}, {DType::kU8, "U8", 1},         {DType::kI8, "I8", 1},
-    {DType::kI16, "I16", 2},   {DType::kU16, "U16", 2},       {DType::kF16, "F16", 2},
-    {DType::kBF16, "BF16", 2}, {DType::kI32, "I32", 4},       {DType::kU32, "U32", 4},
-    {DType::kF32, "F32", 4},   {DType::kF64, "F64", 8},       {DType::kI64, "I64", 8},
+    {DType::kBool, "BOOL", 1}, {DType::kU8, "U8", 1},          {DType::kI8, "I8", 1},
+    {DType::kI16, "I16", 2},   {DType::kU16, "U16", 2},        {DType::kF16, "F16", 2},
+    {DType::kBF16, "BF16", 2}, {DType::kI32, "I32", 4},        {DType::kU32, "U32", 4},
+    {DType::kF32, "F32", 4},   {DType::kF64, "F64", 8},        {DType::kI64, "I64", 8},
     {DType::kU64, "U64", 8},   {DType::kF8E4M3, "F8_E4M3", 1}, {DType::kF8E5M2, "F8_E5M2", 1},
 };
 
@@ -163,8 +163,8 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::span<const uint8_t
       if (!it->is_object()) return Invalid(source, "\"__metadata__\" is not an object");
       for (auto m = it->begin(); m != it->end(); ++m) {
         if (!m->is_string()) {
-          return Invalid(source, absl::StrCat("\"__metadata__\" value for \"", m.key(),
-                                              "\" is not a string"));
+          return Invalid(
+              source, absl::StrCat("\"__metadata__\" value for \"", m.key(), "\" is not a string"));
         }
         header.metadata[m.key()] = m->get<std::string>();
       }
@@ -188,9 +188,9 @@ absl::StatusOr<SafetensorsHeader> ParseSafetensorsHeader(std::span<const uint8_t
     }
     LORAD_ASSIGN_OR_RETURN(uint64_t bytes, ByteSize(t, source));
     if (t.end - t.begin != bytes) {
-      return Invalid(source, absl::StrCat("tensor '", t.name, "': ", std::string(DTypeName(t.dtype)),
-                                          " shape needs ", bytes, " bytes but data_offsets span ",
-                                          t.end - t.begin));
+      return Invalid(source, absl::StrCat("tensor '", t.name,
+                                          "': ", std::string(DTypeName(t.dtype)), " shape needs ",
+                                          bytes, " bytes but data_offsets span ", t.end - t.begin));
     }
     pos = t.end;
   }
