@@ -61,12 +61,12 @@ void PutSplit(std::string* out, const std::vector<Sample>& samples) {
 }
 
 bool GetSplit(Reader* r, int64_t max_sample_len, std::vector<Sample>* samples) {
-  uint64_t n;
+  uint64_t n = 0;
   // Every sample takes at least 4 bytes: bound the count before reserving.
   if (!r->U64(&n) || n > r->left() / 4) return false;
   samples->resize(n);
   for (Sample& s : *samples) {
-    uint32_t len;
+    uint32_t len = 0;
     if (!r->U32(&len) || len > static_cast<uint64_t>(max_sample_len) ||
         uint64_t{len} * 8 > r->left()) {
       return false;
@@ -127,7 +127,7 @@ absl::StatusOr<CachedData> DatasetCache::Decode(const std::string& bytes,
   if (bytes.size() < kHeaderLen + kChecksumLen) return corrupt("file too short");
   if (std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) return corrupt("bad magic");
   Reader header(bytes.data() + 8, kHeaderLen - 8);
-  uint32_t version, reserved;
+  uint32_t version = 0, reserved = 0;
   header.U32(&version);
   header.U32(&reserved);
   if (version != kVersion) return corrupt(absl::StrCat("unsupported version ", version));
@@ -136,7 +136,7 @@ absl::StatusOr<CachedData> DatasetCache::Decode(const std::string& bytes,
   want.resize(kFingerprintLen, ' ');
   if (fp != want) return corrupt("written for another fingerprint");
   Reader len_reader(bytes.data() + 16 + kFingerprintLen, 8);
-  uint64_t payload_len;
+  uint64_t payload_len = 0;
   len_reader.U64(&payload_len);
   if (payload_len != bytes.size() - kHeaderLen - kChecksumLen) return corrupt("size mismatch");
   const char* payload = bytes.data() + kHeaderLen;
@@ -147,11 +147,11 @@ absl::StatusOr<CachedData> DatasetCache::Decode(const std::string& bytes,
     return corrupt("checksum mismatch");
   }
   Reader r(payload, payload_len);
-  uint64_t n_counters;
+  uint64_t n_counters = 0;
   if (!r.U64(&n_counters) || n_counters != 6) return corrupt("bad counters");
   std::array<int64_t, 6> counters{};
   for (int64_t& v : counters) {
-    uint64_t u;
+    uint64_t u = 0;
     if (!r.U64(&u)) return corrupt("truncated counters");
     v = static_cast<int64_t>(u);
   }
