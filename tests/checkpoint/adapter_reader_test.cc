@@ -39,9 +39,9 @@ std::string HandSafetensors(const std::vector<HandTensor>& tensors) {
       float v = t.fill + 0.01f * static_cast<float>(k);
       data.append(reinterpret_cast<const char*>(&v), 4);
     }
-    header += (i ? "," : "") + std::string("\"") + t.key + R"(":{"dtype":"F32","shape":[)" +
-              shape + "],\"data_offsets\":[" + std::to_string(begin) + "," +
-              std::to_string(data.size()) + "]}";
+    header += (i ? "," : "") + std::string("\"") + t.key + R"(":{"dtype":"F32","shape":[)" + shape +
+              "],\"data_offsets\":[" + std::to_string(begin) + "," + std::to_string(data.size()) +
+              "]}";
   }
   header += "}";
   std::string out(8, '\0');
@@ -66,7 +66,8 @@ class AdapterReaderTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   void Make(const std::string& config, const std::vector<HandTensor>& tensors) {
     ASSERT_TRUE(WriteFileDurably(dir_ / "adapter_config.json", config).ok());
-    ASSERT_TRUE(WriteFileDurably(dir_ / "adapter_model.safetensors", HandSafetensors(tensors)).ok());
+    ASSERT_TRUE(
+        WriteFileDurably(dir_ / "adapter_model.safetensors", HandSafetensors(tensors)).ok());
   }
   std::vector<HandTensor> Standard(const std::string& prefix, const std::string& infix) {
     return {{prefix + "model.layers.0.self_attn.q_proj.lora_A" + infix + ".weight", {2, 8}, 0.5f},
@@ -75,8 +76,10 @@ class AdapterReaderTest : public ::testing::Test {
             {prefix + "model.layers.1.self_attn.v_proj.lora_B" + infix + ".weight", {4, 2}, 2.0f}};
   }
   std::map<std::string, std::pair<int64_t, int64_t>> Model() {
-    return {{"model.layers.0.self_attn.q_proj", {8, 8}}, {"model.layers.0.self_attn.v_proj", {8, 4}},
-            {"model.layers.1.self_attn.q_proj", {8, 8}}, {"model.layers.1.self_attn.v_proj", {8, 4}}};
+    return {{"model.layers.0.self_attn.q_proj", {8, 8}},
+            {"model.layers.0.self_attn.v_proj", {8, 4}},
+            {"model.layers.1.self_attn.q_proj", {8, 8}},
+            {"model.layers.1.self_attn.v_proj", {8, 4}}};
   }
   fs::path dir_;
 };
@@ -165,14 +168,13 @@ TEST_F(AdapterReaderTest, RefusesUnsupportedPeftOptionsByName) {
                              {R"("lora_bias":true)", "lora_bias"},
                              {R"("layer_replication":[[0,2]])", "layer_replication"}};
   for (const Case& c : cases) {
-    std::string config = std::string(R"({"peft_type":"LORA","r":2,"target_modules":["q_proj"],)") +
-                         c.option + "}";
+    std::string config =
+        std::string(R"({"peft_type":"LORA","r":2,"target_modules":["q_proj"],)") + c.option + "}";
     Make(config, Standard("base_model.model.", ""));
     auto a = ReadAdapterDir(dir_);
     ASSERT_FALSE(a.ok()) << c.option;
     EXPECT_EQ(a.status().code(), absl::StatusCode::kUnimplemented) << c.option;
-    EXPECT_NE(std::string(a.status().message()).find(c.expect), std::string::npos)
-        << a.status();
+    EXPECT_NE(std::string(a.status().message()).find(c.expect), std::string::npos) << a.status();
   }
   // gaussian / false only change the initialisation, not the loaded math.
   Make(R"({"peft_type":"LORA","r":2,"lora_alpha":4,"init_lora_weights":"gaussian",)"
@@ -224,9 +226,13 @@ TEST_F(AdapterReaderTest, WriterUsesPeftKeysAndReadsBack) {
   config.target_modules = {"q_proj"};
   fs::path out = dir_ / "out";
   ASSERT_TRUE(WriteAdapterDir(out, config,
-                              {{"model.layers.0.self_attn.q_proj.lora_A.weight", DType::kF32, {2, 8},
+                              {{"model.layers.0.self_attn.q_proj.lora_A.weight",
+                                DType::kF32,
+                                {2, 8},
                                 {reinterpret_cast<uint8_t*>(a.data()), a.size() * 4}},
-                               {"model.layers.0.self_attn.q_proj.lora_B", DType::kF32, {8, 2},
+                               {"model.layers.0.self_attn.q_proj.lora_B",
+                                DType::kF32,
+                                {8, 2},
                                 {reinterpret_cast<uint8_t*>(b.data()), b.size() * 4}}})
                   .ok());
   auto f = SafetensorsFile::Open(out / "adapter_model.safetensors");
@@ -238,7 +244,9 @@ TEST_F(AdapterReaderTest, WriterUsesPeftKeysAndReadsBack) {
   EXPECT_DOUBLE_EQ(back->modules.at("model.layers.0.self_attn.q_proj").scaling,
                    16.0 / std::sqrt(2.0));
   EXPECT_FALSE(WriteAdapterDir(dir_ / "bad", config,
-                               {{"model.layers.0.q_proj.weight", DType::kF32, {2, 8},
+                               {{"model.layers.0.q_proj.weight",
+                                 DType::kF32,
+                                 {2, 8},
                                  {reinterpret_cast<uint8_t*>(a.data()), a.size() * 4}}})
                    .ok());
 }

@@ -24,17 +24,15 @@ class CheckpointTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   absl::Status Write(int64_t step, const std::string& payload = "weights") {
-    return WriteCheckpointDir(dir_ / ("checkpoint-" + std::to_string(step)),
-                              [&](const fs::path& tmp) -> absl::Status {
-                                fs::create_directories(tmp / "sub");
-                                if (auto s = WriteFileDurably(tmp / "adapter_model.safetensors",
-                                                              payload);
-                                    !s.ok()) {
-                                  return s;
-                                }
-                                return WriteFileDurably(tmp / "sub" / "state.json",
-                                                        "{\"step\":" + std::to_string(step) + "}");
-                              });
+    return WriteCheckpointDir(
+        dir_ / ("checkpoint-" + std::to_string(step)), [&](const fs::path& tmp) -> absl::Status {
+          fs::create_directories(tmp / "sub");
+          if (auto s = WriteFileDurably(tmp / "adapter_model.safetensors", payload); !s.ok()) {
+            return s;
+          }
+          return WriteFileDurably(tmp / "sub" / "state.json",
+                                  "{\"step\":" + std::to_string(step) + "}");
+        });
   }
   int CountEntries() {
     int n = 0;
@@ -88,7 +86,9 @@ TEST_F(CheckpointTest, VerifyNamesEachKindOfDamage) {
       {"no manifest", [](const fs::path& d) { fs::remove(d / "manifest.json"); },
        "no manifest.json"},
       {"flipped byte",
-       [](const fs::path& d) { (void)WriteFileDurably(d / "adapter_model.safetensors", "weighTs"); },
+       [](const fs::path& d) {
+         (void)WriteFileDurably(d / "adapter_model.safetensors", "weighTs");
+       },
        "adapter_model.safetensors checksum mismatch"},
       {"truncated",
        [](const fs::path& d) { (void)WriteFileDurably(d / "adapter_model.safetensors", "weig"); },
@@ -97,8 +97,8 @@ TEST_F(CheckpointTest, VerifyNamesEachKindOfDamage) {
        "sub/state.json is listed in the manifest but missing"},
       {"extra file", [](const fs::path& d) { (void)WriteFileDurably(d / "optimizer.pt", "x"); },
        "optimizer.pt is not listed"},
-      {"garbage manifest", [](const fs::path& d) { (void)WriteFileDurably(d / "manifest.json", "{"); },
-       "invalid JSON"},
+      {"garbage manifest",
+       [](const fs::path& d) { (void)WriteFileDurably(d / "manifest.json", "{"); }, "invalid JSON"},
       {"incomplete manifest",
        [](const fs::path& d) {
          auto t = ReadFileToString(d / "manifest.json");
@@ -145,7 +145,8 @@ TEST_F(CheckpointTest, ListsSortsAndFindsNewestValidWithWarnings) {
   fs::create_directories(dir_ / "checkpoint-200");
   ASSERT_TRUE(WriteFileDurably(dir_ / "checkpoint-200" / "adapter_model.safetensors", "x").ok());
   ASSERT_TRUE(Write(150).ok());
-  ASSERT_TRUE(WriteFileDurably(dir_ / "checkpoint-150" / "adapter_model.safetensors", "WEIGHTS").ok());
+  ASSERT_TRUE(
+      WriteFileDurably(dir_ / "checkpoint-150" / "adapter_model.safetensors", "WEIGHTS").ok());
 
   auto list = ListCheckpoints(dir_);
   ASSERT_TRUE(list.ok());

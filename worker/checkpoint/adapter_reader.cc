@@ -87,9 +87,8 @@ absl::Status CheckSupported(const AdapterConfig& c, const fs::path& config_path)
   extra_not("target_parameters", {"null", "[]"});
   extra_not("alora_invocation_tokens", {"null"});
   if (!problems.empty()) {
-    return absl::UnimplementedError(absl::StrCat(config_path.string(),
-                                                 ": unsupported PEFT options: ",
-                                                 absl::StrJoin(problems, "; ")));
+    return absl::UnimplementedError(absl::StrCat(
+        config_path.string(), ": unsupported PEFT options: ", absl::StrJoin(problems, "; ")));
   }
   return absl::OkStatus();
 }
@@ -126,9 +125,10 @@ absl::StatusOr<AdapterWeights> ReadAdapterDir(const fs::path& dir) {
   std::error_code ec;
   fs::path weights = dir / kAdapterWeightsFile;
   if (!fs::exists(weights, ec) && fs::exists(dir / kAdapterPickleFile, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        dir.string(), ": only adapter_model.bin (pickle) is present; pickle files can execute "
-                      "code and are never loaded. Convert it to adapter_model.safetensors"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir.string(),
+                     ": only adapter_model.bin (pickle) is present; pickle files can execute "
+                     "code and are never loaded. Convert it to adapter_model.safetensors"));
   }
   AdapterWeights out;
   LORAD_ASSIGN_OR_RETURN(out.config, LoadAdapterConfig(dir));
@@ -173,7 +173,8 @@ absl::StatusOr<AdapterWeights> ReadAdapterDir(const fs::path& dir) {
     auto bad = [&](const std::string& msg) {
       return absl::InvalidArgumentError(absl::StrCat(weights.string(), ": ", module, ": ", msg));
     };
-    if (!ab.first || !ab.second) return bad(absl::StrCat("has only ", ab.first ? "lora_A" : "lora_B"));
+    if (!ab.first || !ab.second)
+      return bad(absl::StrCat("has only ", ab.first ? "lora_A" : "lora_B"));
     const TensorInfo& a = *ab.first;
     const TensorInfo& b = *ab.second;
     for (const TensorInfo* t : {&a, &b}) {
@@ -182,8 +183,7 @@ absl::StatusOr<AdapterWeights> ReadAdapterDir(const fs::path& dir) {
                                 "; expected F32, F16 or BF16"));
       }
     }
-    if (a.shape.size() != 2 || b.shape.size() != 2 || a.shape[0] != b.shape[1] ||
-        a.shape[0] < 1) {
+    if (a.shape.size() != 2 || b.shape.size() != 2 || a.shape[0] != b.shape[1] || a.shape[0] < 1) {
       return bad(absl::StrCat("lora_A ", ShapeText(a.shape), " and lora_B ", ShapeText(b.shape),
                               " do not pair up as [r, in] and [out, r]"));
     }
@@ -225,15 +225,15 @@ absl::Status ValidateAdapterForModel(
   for (const auto& [module, p] : adapter.modules) {
     auto it = module_in_out.find(module);
     if (it == module_in_out.end()) {
-      problems.push_back(absl::StrCat("adapter module ", module,
-                                      " does not exist in the base model"));
+      problems.push_back(
+          absl::StrCat("adapter module ", module, " does not exist in the base model"));
       continue;
     }
     auto [in, out] = it->second;
     if (p.a.shape[1] != in || p.b.shape[0] != out) {
       problems.push_back(absl::StrCat(module, ": adapter lora_A ", ShapeText(p.a.shape),
-                                      " / lora_B ", ShapeText(p.b.shape), " need in=",
-                                      p.a.shape[1], ", out=", p.b.shape[0],
+                                      " / lora_B ", ShapeText(p.b.shape), " need in=", p.a.shape[1],
+                                      ", out=", p.b.shape[0],
                                       "; the base model's layer has in=", in, ", out=", out));
     }
   }
@@ -255,8 +255,8 @@ absl::Status ValidateAdapterForModel(
                                     " match no module of the base model"));
   }
   if (problems.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "adapter does not fit the base model: ", absl::StrJoin(problems, "; ")));
+  return absl::FailedPreconditionError(
+      absl::StrCat("adapter does not fit the base model: ", absl::StrJoin(problems, "; ")));
 }
 
 absl::Status WriteAdapterDir(const fs::path& dir, const AdapterConfig& config,

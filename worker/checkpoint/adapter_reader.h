@@ -22,9 +22,9 @@ namespace lorad {
 struct LoraPair {
   TensorInfo a, b;
   std::span<const uint8_t> a_data, b_data;  // inside AdapterWeights::file's mapping
-  int64_t rank = 0;    // from the shapes
-  double alpha = 0;    // lora_alpha, or the alpha_pattern entry that matches
-  double scaling = 0;  // alpha / rank, or alpha / sqrt(rank) with use_rslora
+  int64_t rank = 0;                         // from the shapes
+  double alpha = 0;                         // lora_alpha, or the alpha_pattern entry that matches
+  double scaling = 0;                       // alpha / rank, or alpha / sqrt(rank) with use_rslora
 };
 
 struct AdapterWeights {

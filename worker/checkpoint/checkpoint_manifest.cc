@@ -72,7 +72,8 @@ absl::StatusOr<CheckpointManifest> ParseCheckpointManifest(std::string_view json
       return ef.Error("name", absl::StrCat("not a safe relative file name: ",
                                            JsonSnippet(e.value("name", nlohmann::json()))));
     }
-    if (!size || *size < 0) return ef.Error("size", absl::StrCat("missing or negative for ", *fname));
+    if (!size || *size < 0)
+      return ef.Error("size", absl::StrCat("missing or negative for ", *fname));
     if (!sha || !IsHexDigest(*sha)) {
       return ef.Error("sha256", absl::StrCat("not a lowercase hex SHA-256 for ", *fname));
     }
@@ -104,7 +105,8 @@ absl::StatusOr<std::vector<ManifestEntry>> ScanCheckpointFiles(const fs::path& d
   std::vector<ManifestEntry> out;
   std::error_code ec;
   fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
-  if (ec) return absl::NotFoundError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+  if (ec)
+    return absl::NotFoundError(absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
   for (; it != end; it.increment(ec)) {
     if (ec) return absl::InternalError(absl::StrCat("listing ", dir.string(), ": ", ec.message()));
     const fs::directory_entry& e = *it;
@@ -114,15 +116,17 @@ absl::StatusOr<std::vector<ManifestEntry>> ScanCheckpointFiles(const fs::path& d
     if (rel == kCheckpointManifestFile) continue;
     if (!fs::is_regular_file(st)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(e.path().string(), ": not a regular file (symlinks are not allowed in a "
-                                          "checkpoint)"));
+          absl::StrCat(e.path().string(),
+                       ": not a regular file (symlinks are not allowed in a "
+                       "checkpoint)"));
     }
     std::string sha;
     if (with_checksums) {
       LORAD_ASSIGN_OR_RETURN(sha, Sha256File(e.path()));
     }
     uint64_t size = fs::file_size(e.path(), ec);
-    if (ec) return absl::InternalError(absl::StrCat("stat ", e.path().string(), ": ", ec.message()));
+    if (ec)
+      return absl::InternalError(absl::StrCat("stat ", e.path().string(), ": ", ec.message()));
     out.push_back({rel, size, sha});
   }
   std::sort(out.begin(), out.end(),

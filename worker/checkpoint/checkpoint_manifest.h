@@ -26,7 +26,7 @@ struct ManifestEntry {
 struct CheckpointManifest {
   int format_version = kCheckpointFormatVersion;
   bool complete = false;
-  std::string name;  // the directory name it was written for, e.g. "checkpoint-40"
+  std::string name;                  // the directory name it was written for, e.g. "checkpoint-40"
   std::vector<ManifestEntry> files;  // sorted by name
 };
 

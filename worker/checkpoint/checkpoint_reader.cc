@@ -119,8 +119,8 @@ absl::StatusOr<std::optional<CheckpointRef>> FindNewestValidCheckpoint(
     auto v = VerifyCheckpointDir(it->path, required);
     if (v.ok()) return std::optional<CheckpointRef>(*it);
     if (warnings) {
-      warnings->push_back(absl::StrCat("skipping ", it->path.filename().string(), ": ",
-                                       v.status().message()));
+      warnings->push_back(
+          absl::StrCat("skipping ", it->path.filename().string(), ": ", v.status().message()));
     }
   }
   return std::optional<CheckpointRef>();
@@ -137,8 +137,8 @@ absl::StatusOr<std::vector<fs::path>> RemoveStaleCheckpointTemps(const fs::path&
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     // Name: PREFIX<what>-<pid>-<random>; the pid is the second-last field.
     size_t last = name.rfind('-');
-    size_t before = last == std::string::npos || last == 0 ? std::string::npos
-                                                           : name.rfind('-', last - 1);
+    size_t before =
+        last == std::string::npos || last == 0 ? std::string::npos : name.rfind('-', last - 1);
     int64_t pid = 0;
     if (before != std::string::npos &&
         absl::SimpleAtoi(name.substr(before + 1, last - before - 1), &pid) && pid > 0 &&
@@ -156,8 +156,7 @@ absl::StatusOr<std::vector<fs::path>> RemoveStaleCheckpointTemps(const fs::path&
   return removed;
 }
 
-absl::StatusOr<std::vector<fs::path>> ApplySaveTotalLimit(const fs::path& output_dir,
-                                                          int64_t limit,
+absl::StatusOr<std::vector<fs::path>> ApplySaveTotalLimit(const fs::path& output_dir, int64_t limit,
                                                           const fs::path& protect_dir) {
   std::vector<fs::path> removed;
   if (limit <= 0) return removed;
@@ -168,9 +167,8 @@ absl::StatusOr<std::vector<fs::path>> ApplySaveTotalLimit(const fs::path& output
   for (size_t i = 0; i < drop; ++i) {
     const fs::path& p = all[i].path;
     if (SamePath(p, protect_dir)) continue;
-    fs::path doomed =
-        output_dir / absl::StrCat(kCheckpointTempPrefix, "delete-", all[i].step, "-", ::getpid(),
-                                  "-", rd());
+    fs::path doomed = output_dir / absl::StrCat(kCheckpointTempPrefix, "delete-", all[i].step, "-",
+                                                ::getpid(), "-", rd());
     if (::rename(p.c_str(), doomed.c_str()) != 0) return ErrnoToStatus(errno, "rename", p);
     LORAD_RETURN_IF_ERROR(FsyncDirectory(output_dir));
     std::error_code ec;

@@ -74,8 +74,8 @@ absl::Status WriteCheckpointDir(const fs::path& final_dir,
   if (base.rfind("checkpoint-", 0) == 0) base = base.substr(11);
   fs::path tmp = parent / absl::StrCat(kCheckpointTempPrefix, base, "-", ::getpid(), "-", rd());
   if (!fs::create_directory(tmp, ec)) {
-    return absl::InternalError(absl::StrCat("create ", tmp.string(), ": ",
-                                            ec ? ec.message() : "already exists"));
+    return absl::InternalError(
+        absl::StrCat("create ", tmp.string(), ": ", ec ? ec.message() : "already exists"));
   }
   auto body = [&]() -> absl::Status {
     LORAD_RETURN_IF_ERROR(fill(tmp));

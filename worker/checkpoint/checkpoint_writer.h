@@ -23,7 +23,8 @@ inline constexpr const char* kCheckpointTempPrefix = ".tmp-checkpoint-";
 ///      fsyncs the parent.
 /// On any error the temporary directory is removed and nothing appears under
 /// `final_dir`.  An existing `final_dir` is refused (ALREADY_EXISTS).
-absl::Status WriteCheckpointDir(const std::filesystem::path& final_dir,
-                                const std::function<absl::Status(const std::filesystem::path&)>& fill);
+absl::Status WriteCheckpointDir(
+    const std::filesystem::path& final_dir,
+    const std::function<absl::Status(const std::filesystem::path&)>& fill);
 
 }  // namespace lorad

@@ -42,9 +42,10 @@ ResumeSource ClassifyResumeSource(const fs::path& dir) {
     }
     if (has(kTrainingStateFile)) {
       return {Kind::kLoradCheckpoint,
-              absl::StrCat(dir.string(), " is a verified lorad checkpoint with training state: "
-                                         "resuming the run exactly (optimizer, schedule, data "
-                                         "position and RNG restored)")};
+              absl::StrCat(dir.string(),
+                           " is a verified lorad checkpoint with training state: "
+                           "resuming the run exactly (optimizer, schedule, data "
+                           "position and RNG restored)")};
     }
     // A verified directory without training state (e.g. a final output): an adapter.
   }
@@ -52,10 +53,11 @@ ResumeSource ClassifyResumeSource(const fs::path& dir) {
   bool weights = has(kAdapterWeightsFile);
   if (!weights && has(kAdapterPickleFile)) {
     return {Kind::kPickleAdapter,
-            absl::StrCat(dir.string(), " holds adapter_model.bin, a pickle file that can execute "
-                                       "code when loaded; it is never read. Convert it to "
-                                       "adapter_model.safetensors (PEFT: save_pretrained(..., "
-                                       "safe_serialization=True)) and retry")};
+            absl::StrCat(dir.string(),
+                         " holds adapter_model.bin, a pickle file that can execute "
+                         "code when loaded; it is never read. Convert it to "
+                         "adapter_model.safetensors (PEFT: save_pretrained(..., "
+                         "safe_serialization=True)) and retry")};
   }
   if (config && weights) {
     // The pickled state files mark an HF Trainer checkpoint; trainer_state.json
@@ -75,22 +77,25 @@ ResumeSource ClassifyResumeSource(const fs::path& dir) {
                            "are never unpickled, so exact resume is not possible")};
     }
     return {Kind::kAdapterOnly,
-            absl::StrCat(dir.string(), " holds a PEFT adapter without training state: continuing "
-                                       "its weights with a fresh optimizer; the learning-rate "
-                                       "schedule starts at step 0")};
+            absl::StrCat(dir.string(),
+                         " holds a PEFT adapter without training state: continuing "
+                         "its weights with a fresh optimizer; the learning-rate "
+                         "schedule starts at step 0")};
   }
   if (config) {
-    return {Kind::kInvalid,
-            absl::StrCat(dir.string(), " has adapter_config.json but no adapter_model.safetensors")};
+    return {
+        Kind::kInvalid,
+        absl::StrCat(dir.string(), " has adapter_config.json but no adapter_model.safetensors")};
   }
   if (weights) {
-    return {Kind::kInvalid,
-            absl::StrCat(dir.string(), " has adapter_model.safetensors but no adapter_config.json")};
+    return {
+        Kind::kInvalid,
+        absl::StrCat(dir.string(), " has adapter_model.safetensors but no adapter_config.json")};
   }
-  return {Kind::kInvalid,
-          absl::StrCat(dir.string(), " is neither a lorad checkpoint (manifest.json + "
-                                     "training_state.json) nor a PEFT adapter directory "
-                                     "(adapter_config.json + adapter_model.safetensors)")};
+  return {Kind::kInvalid, absl::StrCat(dir.string(),
+                                       " is neither a lorad checkpoint (manifest.json + "
+                                       "training_state.json) nor a PEFT adapter directory "
+                                       "(adapter_config.json + adapter_model.safetensors)")};
 }
 
 }  // namespace lorad
