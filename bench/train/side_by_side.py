@@ -190,6 +190,9 @@ def main():
             except (RuntimeError, OSError, KeyError, ValueError) as e:
                 r = {"error": str(e)}
                 print(f"  {side}: {e}", file=sys.stderr)
+            if "tokens_per_step" in r and r["tokens_per_step"] < seq * mbs:
+                # Short rows (padding) would make tok/s incomparable: say so.
+                print(f"  {side}: {r['tokens_per_step']:.0f} tokens/step < {seq * mbs}", file=sys.stderr)
             row[side] = r
         rows.append(row)
 
@@ -204,7 +207,7 @@ def main():
         lo, re_ = row.get("lorad"), row.get("reference")
         ratio = (f"{lo['tokens_per_second'] / re_['tokens_per_second']:.2f}"
                  if lo and re_ and "tokens_per_second" in lo and re_.get("tokens_per_second") else "-")
-        gib = lambda b: f"{b / 2**30:.2f}G"
+        gib = lambda b: f"{b / 2**20:.0f}M"
         pct = lambda x: f"{100 * x:.1f}%"
         tps = lambda x: f"{x:.1f}"
         print(f"{row['name']:<24} {f(lo, 'tokens_per_second', tps):>11} {f(re_, 'tokens_per_second', tps):>10} "
