@@ -152,7 +152,7 @@ TEST_F(RunCommandTest, BinOnlyModelRefused) {
     }
   }
   testing::WriteText(model / "pytorch_model.bin", "not really a pickle");
-  ExpectRefused(kGood + "base_model: " + model.string() + "\n", "pytorch_model.bin");
+  ExpectRefused(kGood + "base_model: " + model.string() + "\n", ".bin");
 }
 
 TEST_F(RunCommandTest, UnsupportedArchitectureRefused) {

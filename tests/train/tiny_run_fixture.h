@@ -80,20 +80,24 @@ inline void WriteRepetitiveDataset(const std::filesystem::path& path, int lines,
   WriteText(path, out);
 }
 
-/// A training YAML in `dir` pointing at the tiny model and `dataset`.
+/// A training YAML in `dir` pointing at the tiny model and `dataset`; a key
+/// given in `extra_yaml` (at the start of a line) replaces the default.
 inline std::filesystem::path WriteConfig(const std::filesystem::path& dir,
                                          const std::filesystem::path& dataset,
                                          const std::string& extra_yaml,
                                          const std::string& name = "config.yaml") {
-  std::string yaml = "base_model: " + TinyModelDir().string() +
-                     "\n"
-                     "adapter: lora\n"
-                     "datasets:\n"
-                     "  - path: " + dataset.string() +
-                     "\n"
-                     "    type: completion\n"
-                     "sequence_len: 64\n"
-                     "output_dir: " + (dir / "out").string() + "\n" + extra_yaml;
+  auto given = [&](const std::string& key) {
+    return extra_yaml.rfind(key + ":", 0) == 0 || extra_yaml.find("\n" + key + ":") != std::string::npos;
+  };
+  std::string yaml;
+  if (!given("base_model")) yaml += "base_model: " + TinyModelDir().string() + "\n";
+  if (!given("adapter")) yaml += "adapter: lora\n";
+  if (!given("datasets")) {
+    yaml += "datasets:\n  - path: " + dataset.string() + "\n    type: completion\n";
+  }
+  if (!given("sequence_len")) yaml += "sequence_len: 64\n";
+  if (!given("output_dir")) yaml += "output_dir: " + (dir / "out").string() + "\n";
+  yaml += extra_yaml;
   WriteText(dir / name, yaml);
   return dir / name;
 }

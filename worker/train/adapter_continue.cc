@@ -150,10 +150,11 @@ absl::StatusOr<ProbeCheck> CheckRecordedProbe(const std::filesystem::path& dir, 
                                             " does not match the fingerprint recorded in ",
                                             kAdapterSidecarFile));
   }
-  const bool packed = false;  // a probe batch carries its own segment ids when packed
+  // Same attention path as when it was recorded (segment mask only if packed).
+  const bool packed = j["probe"].value("packed", false);
   check.available = true;
   check.recorded = j["probe"]["loss"].get<double>();
-  check.recomputed = EvalLoss(model, {batch}, packed || !batch.segment_ids.empty(), env.device);
+  check.recomputed = EvalLoss(model, {batch}, packed, env.device);
   const bool low_precision = env.bf16 || j["probe"].value("bf16", false);
   // bf16 base weights round activations to 8 bits of mantissa: a loaded adapter
   // reproduces its probe within a few percent; a fresh or wrong one does not.

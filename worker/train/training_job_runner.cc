@@ -267,6 +267,7 @@ nlohmann::json TrainingJobRunner::Sidecar(const TrainingProgress& progress) {
            {{"loss", std::isfinite(probe_loss) ? nlohmann::json(probe_loss) : nlohmann::json()},
             {"fingerprint", probe_.fingerprint},
             {"rows", probe_.batch.rows},
+            {"packed", dataset_.packed},
             {"bf16", env_.bf16}}},
           {"step", progress.global_step},
           {"learning_rate", progress.last_learning_rate},
