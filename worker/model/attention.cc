@@ -49,10 +49,13 @@ torch::Tensor EagerAttention(const torch::Tensor& q, const torch::Tensor& k,
   // As transformers' eager_attention_forward: scores in the activation dtype,
   // masked, softmax in fp32, cast back, times V.
   torch::Tensor scores = torch::matmul(q, kr.transpose(2, 3)).mul_(scale);
-  torch::Tensor s32 = scores.to(torch::kFloat32);
+  // fp32 (fp64 for fp64 numerical tests, where fp32 would hide the math).
+  const auto softmax_dtype =
+      q.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  torch::Tensor s32 = scores.to(softmax_dtype);
   if (mask.dense_allowed.defined()) {
     s32 = s32.masked_fill(mask.dense_allowed.logical_not(),
-                          std::numeric_limits<float>::lowest());
+                          std::numeric_limits<float>::lowest());  // HF: finfo(fp32).min
   }
   torch::Tensor probs = torch::softmax(s32, -1).to(q.scalar_type());
   return torch::matmul(probs, vr);

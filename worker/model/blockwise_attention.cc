@@ -56,6 +56,11 @@ std::pair<int64_t, int64_t> KeyRange(const MaskSpec& m, int64_t q0, int64_t nq, 
   return {lo, std::min(s, last_q + 1)};
 }
 
+// Softmax statistics in fp32 (fp64 for fp64 inputs).
+torch::Dtype AccDtype(const torch::Tensor& q) {
+  return q.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+}
+
 torch::Tensor RepeatHeads(const torch::Tensor& x, int64_t rep) {
   if (rep == 1) return x;
   const auto b = x.size(0), n = x.size(1), s = x.size(2), d = x.size(3);
@@ -68,8 +73,9 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
                                torch::Tensor v, const MaskSpec* m, double scale, int64_t bq,
                                int64_t bk) {
     const int64_t t = q.size(2), s = k.size(2);
+    const auto acc_dtype = AccDtype(q);
     torch::Tensor out = torch::empty_like(q);
-    torch::Tensor lse = torch::empty({q.size(0), q.size(1), t}, q.options().dtype(torch::kFloat32));
+    torch::Tensor lse = torch::empty({q.size(0), q.size(1), t}, q.options().dtype(acc_dtype));
     {
       torch::NoGradGuard no_grad;
       for (int64_t q0 = 0; q0 < t; q0 += bq) {
@@ -81,7 +87,7 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
           const int64_t nk = std::min(bk, s - k0);
           torch::Tensor sc = torch::matmul(qb, k.narrow(2, k0, nk).transpose(2, 3))
                                  .mul_(scale)
-                                 .to(torch::kFloat32);
+                                 .to(acc_dtype);
           torch::Tensor allowed = BlockAllowed(*m, q0, nq, k0, nk, s, q.device());
           if (allowed.defined()) {
             sc.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
@@ -93,7 +99,7 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
                                                 new_max);
           torch::Tensor p = (sc - safe_max).exp_();
           torch::Tensor pv = torch::matmul(p.to(q.scalar_type()), v.narrow(2, k0, nk))
-                                 .to(torch::kFloat32);
+                                 .to(acc_dtype);
           if (!acc.defined()) {
             acc = pv;
             row_sum = p.sum(-1, true);
@@ -134,12 +140,13 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
     const double scale = ctx->saved_data["scale"].toDouble();
     const int64_t bq = ctx->saved_data["bq"].toInt(), bk = ctx->saved_data["bk"].toInt();
     const int64_t t = q.size(2), s = k.size(2);
+    const auto acc_dtype = AccDtype(q);
     torch::Tensor dout = grad_outputs[0].contiguous();
     // D_i = Σ_d dO·O  (rowsum of dP∘P).
-    torch::Tensor delta = (dout.to(torch::kFloat32) * out.to(torch::kFloat32)).sum(-1, true);
-    torch::Tensor dq = torch::zeros(q.sizes(), q.options().dtype(torch::kFloat32));
-    torch::Tensor dk = torch::zeros(k.sizes(), k.options().dtype(torch::kFloat32));
-    torch::Tensor dv = torch::zeros(v.sizes(), v.options().dtype(torch::kFloat32));
+    torch::Tensor delta = (dout.to(acc_dtype) * out.to(acc_dtype)).sum(-1, true);
+    torch::Tensor dq = torch::zeros(q.sizes(), q.options().dtype(acc_dtype));
+    torch::Tensor dk = torch::zeros(k.sizes(), k.options().dtype(acc_dtype));
+    torch::Tensor dv = torch::zeros(v.sizes(), v.options().dtype(acc_dtype));
     const auto act = q.scalar_type();
     for (int64_t q0 = 0; q0 < t; q0 += bq) {
       const int64_t nq = std::min(bq, t - q0);
@@ -151,18 +158,18 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
       for (int64_t k0 = lo - lo % bk; k0 < hi; k0 += bk) {
         const int64_t nk = std::min(bk, s - k0);
         torch::Tensor kb = k.narrow(2, k0, nk), vb = v.narrow(2, k0, nk);
-        torch::Tensor sc = torch::matmul(qb, kb.transpose(2, 3)).mul_(scale).to(torch::kFloat32);
+        torch::Tensor sc = torch::matmul(qb, kb.transpose(2, 3)).mul_(scale).to(acc_dtype);
         torch::Tensor allowed = BlockAllowed(*m, q0, nq, k0, nk, s, q.device());
         if (allowed.defined()) {
           sc.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
         }
         torch::Tensor p = (sc - lse_b).exp_();  // the forward's probabilities
         torch::Tensor p_act = p.to(act);
-        dv.narrow(2, k0, nk).add_(torch::matmul(p_act.transpose(2, 3), dob).to(torch::kFloat32));
-        torch::Tensor dp = torch::matmul(dob, vb.transpose(2, 3)).to(torch::kFloat32);
+        dv.narrow(2, k0, nk).add_(torch::matmul(p_act.transpose(2, 3), dob).to(acc_dtype));
+        torch::Tensor dp = torch::matmul(dob, vb.transpose(2, 3)).to(acc_dtype);
         torch::Tensor ds = (p * (dp - delta_b)).mul_(scale).to(act);
-        dq.narrow(2, q0, nq).add_(torch::matmul(ds, kb).to(torch::kFloat32));
-        dk.narrow(2, k0, nk).add_(torch::matmul(ds.transpose(2, 3), qb).to(torch::kFloat32));
+        dq.narrow(2, q0, nq).add_(torch::matmul(ds, kb).to(acc_dtype));
+        dk.narrow(2, k0, nk).add_(torch::matmul(ds.transpose(2, 3), qb).to(acc_dtype));
       }
     }
     return {dq.to(act), dk.to(act), dv.to(act), torch::Tensor(), torch::Tensor(), torch::Tensor(),

@@ -7,7 +7,8 @@
 namespace lorad {
 
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  torch::Tensor x32 = x.to(torch::kFloat32);
+  // fp32 as transformers (fp64 stays fp64, for the numerical tests).
+  torch::Tensor x32 = x.scalar_type() == torch::kFloat64 ? x : x.to(torch::kFloat32);
   torch::Tensor var = x32.pow(2).mean(-1, /*keepdim=*/true);
   torch::Tensor normed = (x32 * torch::rsqrt(var + eps)).to(x.scalar_type());
   return weight * normed;
