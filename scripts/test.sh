@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (what CI runs through .ci/run): installs what is missing,
 # builds, and runs every test, then the sanitizer and fuzz stages.
-#   bash scripts/test.sh                 # everything
-#   LORAD_STAGES="main" bash scripts/test.sh   # only the main build + ctest
+#   bash scripts/test.sh                                  # main stage (what CI runs now)
+#   LORAD_STAGES="main sanitize fuzz" bash scripts/test.sh   # also the sanitizer and fuzz stages
 # Stages and their time budgets on a 2-core machine (CI has 90 minutes):
 #   main      full build (Release) + every test in ctest        ~35 min cold, ~8 min warm
 #   sanitize  ASan+UBSan build of the LibTorch-free libraries
@@ -10,7 +10,9 @@
 #   fuzz      libFuzzer on every parser, 15 s per target          ~6 min
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STAGES=${LORAD_STAGES:-main sanitize fuzz}
+# The sanitize and fuzz stages are not in CI's default yet: they have not been
+# run end to end as part of this pipeline (README "Reliability").
+STAGES=${LORAD_STAGES:-main}
 start=$SECONDS
 stage_time() { echo "== stage $1 took $((SECONDS - $2)) s (total $((SECONDS - start)) s)" >&2; }
 

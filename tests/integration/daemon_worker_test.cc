@@ -41,6 +41,9 @@ class DaemonWorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     worker_ = WorkerBinary();
+#if !LORAD_REAL_WORKER_TESTS
+    GTEST_SKIP() << "real-trainer integration tests are off (-DLORAD_REAL_WORKER_TESTS=ON)";
+#endif
     if (worker_.empty()) GTEST_SKIP() << "lorad-worker is not built in " << LORAD_BINARY_DIR;
     dir_ = std::filesystem::temp_directory_path() /
            ("lorad-wit-" + std::to_string(getpid()) + "-" +
