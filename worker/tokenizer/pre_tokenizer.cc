@@ -149,7 +149,8 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
   absl::Status PreTokenize(std::vector<PreToken>* pieces) const override {
     if (add_prefix_space_) {
       for (PreToken& p : *pieces) {
-        if (p.text.empty() || p.text[0] != ' ') p.text.insert(0, " ");
+        // Not insert(0, " "): GCC 12 -O3 reports a false -Wrestrict on it.
+        if (p.text.empty() || p.text[0] != ' ') p.text = " " + p.text;
       }
     }
     if (re_ != nullptr) {
