@@ -51,7 +51,7 @@ int Wait(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-Result Run(const TempDir& tmp, const std::vector<std::string>& args) {
+Result RunWorker(const TempDir& tmp, const std::vector<std::string>& args) {
   Result r;
   r.code = Wait(Spawn(args, tmp.path() / "stdout.txt", tmp.path() / "stderr.txt"));
   r.out = testing::ReadText(tmp.path() / "stdout.txt");
@@ -82,7 +82,7 @@ class RunCommandTest : public ::testing::Test {
     return testing::WriteConfig(tmp_.path(), tmp_.path() / "data.jsonl", extra).string();
   }
   void ExpectRefused(const std::string& extra, const std::string& needle) {
-    Result r = Run(tmp_, {"run", Config(extra), "--threads", "1"});
+    Result r = RunWorker(tmp_, {"run", Config(extra), "--threads", "1"});
     EXPECT_EQ(r.code, 2) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr lacks '" << needle << "':\n" << r.err;
     EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "out" / "adapter_model.safetensors"));
@@ -91,7 +91,7 @@ class RunCommandTest : public ::testing::Test {
 };
 
 TEST_F(RunCommandTest, TrainsAndPrintsJsonLines) {
-  Result r = Run(tmp_, {"run", Config(kGood + "max_steps: 3\n"), "--threads", "1"});
+  Result r = RunWorker(tmp_, {"run", Config(kGood + "max_steps: 3\n"), "--threads", "1"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto records = Records(r.out);
   int steps = 0, finals = 0;
@@ -106,7 +106,7 @@ TEST_F(RunCommandTest, TrainsAndPrintsJsonLines) {
 }
 
 TEST_F(RunCommandTest, DryRunTrainsNothing) {
-  Result r = Run(tmp_, {"run", Config(kGood + "max_steps: 7\n"), "--dry-run"});
+  Result r = RunWorker(tmp_, {"run", Config(kGood + "max_steps: 7\n"), "--dry-run"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto records = Records(r.out);
   ASSERT_EQ(records.size(), 1u);
@@ -135,11 +135,11 @@ TEST_F(RunCommandTest, QloraRefused) {
 TEST_F(RunCommandTest, OccupiedOutputDirRefusedUnlessOverwrite) {
   std::filesystem::create_directories(tmp_.path() / "out");
   testing::WriteText(tmp_.path() / "out" / "adapter_config.json", "{}");
-  Result r = Run(tmp_, {"run", Config(kGood + "max_steps: 1\n"), "--threads", "1"});
+  Result r = RunWorker(tmp_, {"run", Config(kGood + "max_steps: 1\n"), "--threads", "1"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("output_dir"), std::string::npos) << r.err;
   EXPECT_EQ(testing::ReadText(tmp_.path() / "out" / "adapter_config.json"), "{}");
-  r = Run(tmp_, {"run", Config(kGood + "max_steps: 1\n"), "--threads", "1", "--overwrite"});
+  r = RunWorker(tmp_, {"run", Config(kGood + "max_steps: 1\n"), "--threads", "1", "--overwrite"});
   EXPECT_EQ(r.code, 0) << r.err;
 }
 

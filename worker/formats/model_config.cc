@@ -170,6 +170,10 @@ absl::Status Validate(const ModelConfig& c, std::string_view source) {
                absl::StrCat("num_attention_heads ", c.num_attention_heads,
                             " is not a multiple of num_key_value_heads ", c.num_key_value_heads));
   }
+  if (!(c.initializer_range > 0 && c.initializer_range <= 1)) {
+    return Bad(source,
+               absl::StrCat("key 'initializer_range': ", c.initializer_range, " not in (0, 1]"));
+  }
   if (!(c.rms_norm_eps > 0 && c.rms_norm_eps < 1)) {
     return Bad(source, absl::StrCat("key 'rms_norm_eps': ", c.rms_norm_eps, " not in (0, 1)"));
   }
@@ -230,6 +234,8 @@ absl::StatusOr<ModelConfig> ParseModelConfig(std::string_view json_text, std::st
   }
   LORAD_ASSIGN_OR_RETURN(auto eps, f.Double("rms_norm_eps"));
   c.rms_norm_eps = eps.value_or(1e-6);
+  LORAD_ASSIGN_OR_RETURN(auto init_range, f.Double("initializer_range"));
+  c.initializer_range = init_range.value_or(0.02);
   LORAD_ASSIGN_OR_RETURN(auto theta, f.Double("rope_theta"));
   c.rope_theta = theta.value_or(10000.0);
   if (f.HasValue("rope_parameters")) {
@@ -325,6 +331,7 @@ std::string ModelConfigToJson(const ModelConfig& c) {
   j["head_dim"] = c.head_dim;
   j["hidden_act"] = c.hidden_act;
   j["rms_norm_eps"] = c.rms_norm_eps;
+  j["initializer_range"] = c.initializer_range;
   j["rope_theta"] = c.rope_theta;
   switch (c.rope_scaling.type) {
     case RopeScaling::Type::kNone:

@@ -34,6 +34,8 @@ struct ModelConfig {
   int64_t num_key_value_heads = 0;  // defaults to num_attention_heads
   int64_t head_dim = 0;             // defaults to hidden_size / num_attention_heads
   double rms_norm_eps = 1e-6;
+  /// Std of the normal init of linear/embedding weights (only init-model uses it).
+  double initializer_range = 0.02;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   int64_t max_position_embeddings = 2048;
