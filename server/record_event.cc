@@ -58,7 +58,9 @@ absl::StatusOr<v1::JobEvent> EventFromRecordJson(const std::string& text) {
     r->set_record_json(text);
   } else if (type == "final") {
     auto* f = ev.mutable_final_result();
-    f->set_output_dir(Str(j, "output_dir"));
+    // The trainer writes its "final" record only once the adapter is saved.
+    f->set_state(v1::JOB_STATE_SUCCEEDED);
+    f->set_output_dir(Str(j, "output_dir").empty() ? Str(j, "path") : Str(j, "output_dir"));
     f->set_step(Int(j, "step"));
     f->set_loss(Num(j, "loss"));
     f->set_error(Str(j, "error"));

@@ -71,7 +71,8 @@ std::vector<nlohmann::json> Records(const std::string& out) {
   return records;
 }
 
-const std::string kGood = "lora_r: 4\nlearning_rate: 0.01\nmicro_batch_size: 2\nbf16: false\n";
+const std::string kGood =
+    "lora_r: 4\nlora_target_linear: true\nlearning_rate: 0.01\nmicro_batch_size: 2\nbf16: false\n";
 
 class RunCommandTest : public ::testing::Test {
  protected:
@@ -89,6 +90,17 @@ class RunCommandTest : public ::testing::Test {
   }
   TempDir tmp_;
 };
+
+TEST_F(RunCommandTest, RunsWithPassiveOpenMpWaitUnlessTheUserChose) {
+  ::unsetenv("OMP_WAIT_POLICY");
+  Result r = RunWorker(tmp_, {"version"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("OMP_WAIT_POLICY=PASSIVE"), std::string::npos) << r.out;
+  ::setenv("OMP_WAIT_POLICY", "active", 1);
+  r = RunWorker(tmp_, {"version"});
+  ::unsetenv("OMP_WAIT_POLICY");
+  EXPECT_NE(r.out.find("OMP_WAIT_POLICY=active"), std::string::npos) << r.out;
+}
 
 TEST_F(RunCommandTest, TrainsAndPrintsJsonLines) {
   Result r = RunWorker(tmp_, {"run", Config(kGood + "max_steps: 3\n"), "--threads", "1"});

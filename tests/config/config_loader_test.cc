@@ -280,6 +280,11 @@ TEST_F(ConfigLoaderTest, TargetModulesRules) {
   EXPECT_THAT(Error("base_model: models/tiny\nlearning_rate: 1e-3\n"
                     "datasets: [{path: data/train.jsonl, type: completion}]\n"),
               HasSubstr("lora_target_modules: no target modules"));
+  // Continuing an adapter takes the targets from its adapter_config.json.
+  auto cont = Parse("base_model: models/tiny\nlearning_rate: 1e-3\nlora_model_dir: models/tiny\n"
+                    "datasets: [{path: data/train.jsonl, type: completion}]\n");
+  ASSERT_TRUE(cont.ok()) << cont.status();
+  EXPECT_TRUE(cont->config.lora_target_modules.empty());
   EXPECT_THAT(Error(Minimal("lora_target_modules: '.*proj'\n")),
               HasSubstr("lora_target_modules: a string is a regular expression"));
   // A malformed list is one problem, not also "no target modules".

@@ -57,6 +57,7 @@ TEST(InitModelTest, TinyIsDeterministicAndLoads) {
   // loss is ln V + s^2 / 2 (log of a sum of V log-normals).
   torch::NoGradGuard no_grad;
   ForwardInputs in;
+  torch::manual_seed(0);  // the estimate's spread is ~0.07: fixed ids keep it reproducible
   in.input_ids = torch::randint(0, config->vocab_size, {4, 32}, torch::kInt64);
   LossOutput loss = (*model)->ComputeLoss((*model)->Forward(in), in.input_ids);
   const double s2 = static_cast<double>(config->hidden_size) * config->initializer_range *

@@ -100,6 +100,15 @@ TEST(RecordEventTest, TypedRecordsAndGenericFallback) {
   EXPECT_DOUBLE_EQ(step->step().loss(), 1.25);
   auto cp = EventFromRecordJson(R"({"type":"checkpoint","path":"/o/checkpoint-3","step":3})");
   EXPECT_EQ(cp->checkpoint().path(), "/o/checkpoint-3");
+  // The trainer's own final record (as checkpoint_saver writes it).
+  auto fin = EventFromRecordJson(
+      R"({"type":"final","step":12,"path":"/o","loss":0.5,"total_tokens":99})");
+  ASSERT_TRUE(fin.ok());
+  EXPECT_EQ(fin->final_result().state(), v1::JOB_STATE_SUCCEEDED);
+  EXPECT_EQ(fin->final_result().output_dir(), "/o");
+  EXPECT_EQ(fin->final_result().step(), 12);
+  auto total = EventFromRecordJson(R"({"type":"step","step":3,"total_steps":12})");
+  EXPECT_EQ(total->step().total_steps(), 12);
   auto other = EventFromRecordJson(R"({"type":"overfitting","gap":0.3})");
   EXPECT_EQ(other->record_json(), R"({"type":"overfitting","gap":0.3})");
   EXPECT_FALSE(EventFromRecordJson("[1,2]").ok());

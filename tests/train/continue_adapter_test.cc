@@ -15,6 +15,7 @@
 #include "worker/formats/model_config.h"
 #include "worker/tokenizer/tokenizer.h"
 #include "worker/train/adapter_continue.h"
+#include "worker/train/resume_plan.h"
 #include "worker/train/train_step.h"
 #include "tests/train/tiny_run_fixture.h"
 
@@ -137,7 +138,9 @@ TEST(ContinueAdapterTest, NormalisesPeftKeySpellings) {
 TEST(ContinueAdapterTest, ProbeCheckPassesForRealContinueAndFailsForMismatch) {
   TempDir tmp("probe");
   testing::WriteRepetitiveDataset(tmp.path() / "data.jsonl", 8);
-  const std::string common = "lora_r: 4\nlearning_rate: 0.01\nmicro_batch_size: 2\nbf16: false\n";
+  const std::string common =
+      "lora_r: 4\nlora_target_modules: [q_proj, v_proj]\nlearning_rate: 0.01\n"
+      "micro_batch_size: 2\nbf16: false\n";
   auto first = LoadTrainConfigFile(
       testing::WriteConfig(tmp.path(), tmp.path() / "data.jsonl", common + "max_steps: 3\n"), {});
   ASSERT_TRUE(first.ok()) << first.status();
@@ -180,6 +183,38 @@ TEST(ContinueAdapterTest, ProbeCheckPassesForRealContinueAndFailsForMismatch) {
   EXPECT_NE(std::string(s.message()).find("probe"), std::string::npos) << s;
   EXPECT_TRUE(obs3.OfType("step").empty());
   EXPECT_FALSE(std::filesystem::exists(tmp.path() / "out3"));
+}
+
+TEST(ContinueAdapterTest, ResumeOfAnOutputDirContinuesAFinishedRunAndResumesAnInterruptedOne) {
+  TempDir tmp("plan");
+  testing::WriteRepetitiveDataset(tmp.path() / "data.jsonl", 8);
+  auto loaded = LoadTrainConfigFile(
+      testing::WriteConfig(tmp.path(), tmp.path() / "data.jsonl",
+                           "lora_r: 4\nlora_target_linear: true\nlearning_rate: 0.01\nmicro_batch_size: 2\n"
+                           "max_steps: 4\nsave_steps: 2\nbf16: false\n"),
+      {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const TrainConfig& config = loaded->config;
+  std::atomic<bool> stop{false};
+  CapturingObserver obs;
+  RunOptions interrupted = Opts();
+  interrupted.stop_after = 2;
+  EXPECT_EQ(RunTrainingJob(config, interrupted, obs, stop).code(), absl::StatusCode::kCancelled);
+  RunOptions resume = Opts();
+  resume.resume = (tmp.path() / "out").string();
+  // Interrupted: checkpoints, no final adapter → the newest checkpoint, exactly.
+  auto plan = PlanResume(config, resume);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->mode, ResumeMode::kExact);
+  EXPECT_EQ(plan->dir.filename(), "checkpoint-2");
+  // Finished: the final adapter is what gets continued; the reason names the
+  // checkpoint that would extend the run exactly.
+  ASSERT_TRUE(RunTrainingJob(config, resume, obs, stop).ok());
+  plan = PlanResume(config, resume);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->mode, ResumeMode::kContinueAdapter);
+  EXPECT_EQ(plan->dir, tmp.path() / "out");
+  EXPECT_NE(plan->reason.find("checkpoint-4"), std::string::npos) << plan->reason;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "worker/cli/commands.h"
+#include "worker/cli/openmp_wait_policy.h"
 
 namespace {
 
@@ -31,6 +32,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string_view cmd = argv[1];
+  // Commands that compute (or report how they would) need the policy in place.
+  if (cmd == "run" || cmd == "serve" || cmd == "generate" || cmd == "merge" ||
+      cmd == "version" || cmd == "--version") {
+    lorad::EnsurePassiveOpenMpWait(argv);
+  }
   // Subcommands get argv starting at their own name.
   if (cmd == "run") return lorad::RunCommand(argc - 1, argv + 1);
   if (cmd == "init-model") return lorad::InitModelCommand(argc - 1, argv + 1);

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "worker/cli/commands.h"
+#include "worker/cli/openmp_wait_policy.h"
 
 #ifndef LORAD_VERSION
 #define LORAD_VERSION "unknown"
@@ -12,8 +13,9 @@
 namespace lorad {
 
 int VersionCommand(int /*argc*/, char** /*argv*/) {
-  std::printf("lorad-worker %s (LibTorch %s, CUDA %s)\n", LORAD_VERSION, TORCH_VERSION,
-              torch::cuda::is_available() ? "available" : "not available");
+  std::printf("lorad-worker %s (LibTorch %s, CUDA %s, OMP_WAIT_POLICY=%s)\n", LORAD_VERSION,
+              TORCH_VERSION, torch::cuda::is_available() ? "available" : "not available",
+              OpenMpWaitPolicy());
   return 0;
 }
 

@@ -100,11 +100,6 @@ void ReadModelAndAdapter(YamlFieldReader& r, TrainConfig* c, std::vector<std::st
   // one means "no targets".
   const bool targets_absent_or_empty = !targets.IsDefined() || targets.IsNull() ||
                                        (targets.IsSequence() && targets.size() == 0);
-  if (c->lora_target_modules.empty() && !c->lora_target_linear && targets_absent_or_empty) {
-    problems->Add("lora_target_modules",
-                  "no target modules: set lora_target_modules (e.g. [q_proj, v_proj]) or "
-                  "lora_target_linear: true");
-  }
   r.ReadBool("peft_use_rslora", &c->peft_use_rslora);
   const YAML::Node init = r.Take("peft_init_lora_weights");
   bool init_bool = true;
@@ -115,6 +110,14 @@ void ReadModelAndAdapter(YamlFieldReader& r, TrainConfig* c, std::vector<std::st
   }
 
   r.ReadString("lora_model_dir", &c->lora_model_dir);
+  // Continuing an adapter takes its targets from the adapter's own config (as
+  // PEFT's from_pretrained does); a new adapter needs them spelled out.
+  if (c->lora_target_modules.empty() && !c->lora_target_linear && targets_absent_or_empty &&
+      c->lora_model_dir.empty()) {
+    problems->Add("lora_target_modules",
+                  "no target modules: set lora_target_modules (e.g. [q_proj, v_proj]) or "
+                  "lora_target_linear: true");
+  }
   r.ReadString("resume_from_checkpoint", &c->resume_from_checkpoint);
   r.ReadBool("auto_resume_from_checkpoints", &c->auto_resume_from_checkpoints);
   if (!c->lora_model_dir.empty() && !c->resume_from_checkpoint.empty()) {

@@ -40,9 +40,13 @@ absl::StatusOr<ResumePlan> PlanForDir(ResumePlan plan, const std::filesystem::pa
   if (!Exists(dir)) {
     return absl::NotFoundError(absl::StrCat(plan.source, ": ", dir.string(), " does not exist"));
   }
-  // An output_dir of checkpoint-N folders (and perhaps a final adapter): the
-  // newest valid checkpoint, as --resume auto would pick in it.
-  if (!ListCheckpointDirs(dir).empty() && !IsLoradCheckpoint(dir)) {
+  // The output_dir of an interrupted run (checkpoint-N folders, no final
+  // adapter yet): the newest valid checkpoint, as --resume auto would pick.  A
+  // finished run's output_dir holds its final adapter: that is the adapter the
+  // user means to continue (extending the run exactly takes its checkpoint).
+  const bool finished_output = Exists(dir / "adapter_model.safetensors") &&
+                               Exists(dir / "adapter_config.json");
+  if (!ListCheckpointDirs(dir).empty() && !IsLoradCheckpoint(dir) && !finished_output) {
     auto newest = NewestValid(dir, plan.warnings);
     if (newest) {
       plan.mode = ResumeMode::kExact;
@@ -55,6 +59,14 @@ absl::StatusOr<ResumePlan> PlanForDir(ResumePlan plan, const std::filesystem::pa
   const ResumeSource source = ClassifyResumeSource(dir);
   plan.dir = dir;
   plan.reason = source.reason;
+  if (finished_output && source.kind == ResumeSource::Kind::kAdapterOnly) {
+    const auto checkpoints = ListCheckpointDirs(dir);
+    if (!checkpoints.empty()) {
+      absl::StrAppend(&plan.reason, " (the final adapter of a finished run; to extend that run "
+                                    "exactly instead, --resume ",
+                      checkpoints.front().second.string(), ")");
+    }
+  }
   switch (source.kind) {
     case ResumeSource::Kind::kLoradCheckpoint:
       plan.mode = ResumeMode::kExact;

@@ -99,6 +99,7 @@ void Trainer::EmitStepRecord(double grad_norm) {
   nlohmann::json record = {
       {"type", "step"},
       {"step", p.global_step},
+      {"total_steps", schedule_.total_steps()},
       {"epoch", p.epoch},
       {"loss", Finite(loss)},
       {"learning_rate", p.last_learning_rate},
