@@ -90,9 +90,11 @@ TEST_F(ConfigLoaderTest, MinimalConfigGetsAxolotlDefaults) {
   EXPECT_EQ(c.resume_lr_scale, 0.5);
   EXPECT_EQ(c.early_stopping_patience, 0);
   EXPECT_FALSE(c.keep_best);
+  EXPECT_EQ(c.overfitting_window, 3);
   EXPECT_EQ(c.divergence_policy, "fail");
   EXPECT_EQ(c.divergence_factor, 4.0);
   EXPECT_EQ(c.divergence_patience, 3);
+  EXPECT_EQ(c.divergence_window, 20);
   EXPECT_TRUE(c.eval_prompts.empty());
   EXPECT_EQ(c.eval_max_new_tokens, 32);
   EXPECT_EQ(c.config_dir, dir_.path().string());
@@ -116,8 +118,9 @@ TEST_F(ConfigLoaderTest, EveryKeyIsRead) {
       "save_total_limit: 2\nlogging_steps: 5\neval_steps: 0.25\ndrift_policy: fail\n"
       "drift_js_threshold: 0.3\ndrift_loss_ratio_threshold: 2\nresume_lr_policy: continue\n"
       "resume_lr_scale: 0.25\nearly_stopping_patience: 3\nearly_stopping_threshold: 0.01\n"
-      "keep_best: true\ndivergence_policy: skip_step\ndivergence_factor: 8\n"
-      "divergence_patience: 5\neval_prompts: [\"Once upon\", \"The\"]\n"
+      "keep_best: true\noverfitting_window: 4\ndivergence_policy: skip_step\n"
+      "divergence_factor: 8\ndivergence_patience: 5\ndivergence_window: 50\n"
+      "eval_prompts: [\"Once upon\", \"The\"]\n"
       "eval_max_new_tokens: 16\n");
   auto r = Parse(yaml);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -165,9 +168,11 @@ TEST_F(ConfigLoaderTest, EveryKeyIsRead) {
   EXPECT_EQ(c.early_stopping_patience, 3);
   EXPECT_EQ(c.early_stopping_threshold, 0.01);
   EXPECT_TRUE(c.keep_best);
+  EXPECT_EQ(c.overfitting_window, 4);
   EXPECT_EQ(c.divergence_policy, "skip_step");
   EXPECT_EQ(c.divergence_factor, 8);
   EXPECT_EQ(c.divergence_patience, 5);
+  EXPECT_EQ(c.divergence_window, 50);
   EXPECT_THAT(c.eval_prompts, ElementsAre("Once upon", "The"));
   EXPECT_EQ(c.eval_max_new_tokens, 16);
   EXPECT_THAT(r->ignored_keys, IsEmpty());

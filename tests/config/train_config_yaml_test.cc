@@ -56,7 +56,8 @@ TEST_F(TrainConfigYamlTest, RoundTripOfEveryNonDefaultValueIsEqual) {
       "eval_steps: 0.2\ndrift_policy: fail\ndrift_js_threshold: 0.123\n"
       "drift_loss_ratio_threshold: 1.25\nresume_lr_policy: rewarm\nresume_lr_scale: 0.3\n"
       "early_stopping_patience: 4\nearly_stopping_threshold: 0.001\nkeep_best: true\n"
-      "divergence_policy: skip_step\ndivergence_factor: 3.5\ndivergence_patience: 2\n"
+      "overfitting_window: 5\ndivergence_policy: skip_step\ndivergence_factor: 3.5\n"
+      "divergence_patience: 2\ndivergence_window: 7\n"
       "eval_prompts: [\"Hello, world\", \"line\\nbreak\"]\neval_max_new_tokens: 8\n");
   const std::string yaml = TrainConfigToYaml(a);
   auto b = ParseTrainConfig(yaml, dir_.path(), {});

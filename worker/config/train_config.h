@@ -97,9 +97,11 @@ struct TrainConfig {
   int64_t early_stopping_patience = 0;
   double early_stopping_threshold = 0.0;
   bool keep_best = false;
+  int64_t overfitting_window = 3;  // evaluations; 0 = no overfitting warning
   std::string divergence_policy = "fail";  // fail | skip_step
   double divergence_factor = 4.0;
   int64_t divergence_patience = 3;
+  int64_t divergence_window = 20;  // steps in the loss moving average
 
   // Generation during training.
   std::vector<std::string> eval_prompts;

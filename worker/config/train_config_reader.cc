@@ -285,11 +285,16 @@ void ReadOutputAndGuardrails(YamlFieldReader& r, TrainConfig* c, std::vector<std
   if (c->keep_best && !c->val_set_size.set()) {
     r.Problem("keep_best", "needs an evaluation set: set val_set_size");
   }
+  if (r.ReadInt("overfitting_window", &c->overfitting_window, 0, 1'000'000) &&
+      c->overfitting_window == 1) {
+    r.Problem("overfitting_window", "must be 0 (off) or at least 2 evaluations, got 1");
+  }
   r.ReadEnum("divergence_policy", &c->divergence_policy, {"fail", "skip_step"},
              "divergence_policy");
   r.ReadDouble("divergence_factor", &c->divergence_factor, [](double v) { return v > 1; },
                "a number > 1");
   r.ReadInt("divergence_patience", &c->divergence_patience, 1, 1'000'000);
+  r.ReadInt("divergence_window", &c->divergence_window, 1, 1'000'000);
 
   if (r.ReadStringList("eval_prompts", &c->eval_prompts, 64)) {
     for (const std::string& p : c->eval_prompts) {

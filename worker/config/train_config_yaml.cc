@@ -153,9 +153,11 @@ Entries TailEntries(const TrainConfig& c) {
       {"early_stopping_patience", Plain(Int(c.early_stopping_patience))},
       {"early_stopping_threshold", Plain(Num(c.early_stopping_threshold))},
       {"keep_best", Plain(Bool(c.keep_best))},
+      {"overfitting_window", Plain(Int(c.overfitting_window))},
       {"divergence_policy", Plain(c.divergence_policy)},
       {"divergence_factor", Plain(Num(c.divergence_factor))},
       {"divergence_patience", Plain(Int(c.divergence_patience))},
+      {"divergence_window", Plain(Int(c.divergence_window))},
       {"eval_prompts", List(c.eval_prompts)},
       {"eval_max_new_tokens", Plain(Int(c.eval_max_new_tokens))},
   };
