@@ -158,6 +158,11 @@ absl::StatusOr<std::vector<fs::path>> RemoveStaleCheckpointTemps(const fs::path&
 
 absl::StatusOr<std::vector<fs::path>> ApplySaveTotalLimit(const fs::path& output_dir, int64_t limit,
                                                           const fs::path& protect_dir) {
+  return ApplySaveTotalLimit(output_dir, limit, std::vector<fs::path>{protect_dir});
+}
+
+absl::StatusOr<std::vector<fs::path>> ApplySaveTotalLimit(
+    const fs::path& output_dir, int64_t limit, const std::vector<fs::path>& protect_dirs) {
   std::vector<fs::path> removed;
   if (limit <= 0) return removed;
   LORAD_ASSIGN_OR_RETURN(auto all, ListCheckpoints(output_dir));
@@ -166,7 +171,10 @@ absl::StatusOr<std::vector<fs::path>> ApplySaveTotalLimit(const fs::path& output
   size_t drop = all.size() - static_cast<size_t>(limit);
   for (size_t i = 0; i < drop; ++i) {
     const fs::path& p = all[i].path;
-    if (SamePath(p, protect_dir)) continue;
+    if (std::any_of(protect_dirs.begin(), protect_dirs.end(),
+                    [&](const fs::path& keep) { return SamePath(p, keep); })) {
+      continue;
+    }
     fs::path doomed = output_dir / absl::StrCat(kCheckpointTempPrefix, "delete-", all[i].step, "-",
                                                 ::getpid(), "-", rd());
     if (::rename(p.c_str(), doomed.c_str()) != 0) return ErrnoToStatus(errno, "rename", p);

@@ -48,5 +48,10 @@ absl::StatusOr<std::vector<std::filesystem::path>> RemoveStaleCheckpointTemps(
 absl::StatusOr<std::vector<std::filesystem::path>> ApplySaveTotalLimit(
     const std::filesystem::path& output_dir, int64_t limit,
     const std::filesystem::path& protect_dir = {});
+/// The same with several protected directories (the one resumed from, the
+/// best-eval checkpoint that keep_best keeps).
+absl::StatusOr<std::vector<std::filesystem::path>> ApplySaveTotalLimit(
+    const std::filesystem::path& output_dir, int64_t limit,
+    const std::vector<std::filesystem::path>& protect_dirs);
 
 }  // namespace lorad

@@ -79,8 +79,8 @@ ResumeSource ClassifyResumeSource(const fs::path& dir) {
     return {Kind::kAdapterOnly,
             absl::StrCat(dir.string(),
                          " holds a PEFT adapter without training state: continuing "
-                         "its weights with a fresh optimizer; the learning-rate "
-                         "schedule starts at step 0")};
+                         "its weights with a fresh optimizer; resume_lr_policy sets "
+                         "the learning rates")};
   }
   if (config) {
     return {

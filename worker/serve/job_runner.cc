@@ -79,9 +79,11 @@ JobLogSink& LogSink() {
 }
 
 bool Deterministic(absl::StatusCode c) {
+  // ABORTED: the run diverged (divergence_policy fail); resuming from its last
+  // good checkpoint replays the same steps into the same divergence.
   return c == absl::StatusCode::kInvalidArgument || c == absl::StatusCode::kNotFound ||
          c == absl::StatusCode::kFailedPrecondition || c == absl::StatusCode::kUnimplemented ||
-         c == absl::StatusCode::kResourceExhausted;
+         c == absl::StatusCode::kResourceExhausted || c == absl::StatusCode::kAborted;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // manifest of SHA-256 checksums, verification, pruning).
 #include "worker/train/checkpoint_dir.h"
 
+#include "absl/strings/str_cat.h"
+#include "worker/base/file_util.h"
 #include "worker/base/status_macros.h"
 #include "worker/checkpoint/checkpoint_files.h"
 #include "worker/checkpoint/checkpoint_reader.h"
@@ -24,8 +26,25 @@ std::vector<std::pair<int64_t, std::filesystem::path>> ListCheckpointDirs(
 }
 
 absl::Status PruneCheckpoints(const std::filesystem::path& output_dir, int64_t limit,
-                              const std::filesystem::path& keep) {
+                              const std::vector<std::filesystem::path>& keep) {
   return ApplySaveTotalLimit(output_dir, limit, keep).status();
+}
+
+absl::StatusOr<std::vector<std::filesystem::path>> SetAsideCheckpoints(
+    const std::filesystem::path& output_dir, int64_t from_step) {
+  std::vector<std::filesystem::path> moved;
+  for (const auto& [step, dir] : ListCheckpointDirs(output_dir)) {
+    if (step < from_step) continue;
+    const std::filesystem::path to =
+        output_dir / absl::StrCat("diverged-", dir.filename().string());
+    std::error_code ec;
+    std::filesystem::remove_all(to, ec);  // from an earlier diverged attempt
+    std::filesystem::rename(dir, to, ec);
+    if (ec) return ErrnoToStatus(ec.value(), "rename", dir);
+    moved.push_back(to);
+  }
+  if (!moved.empty()) LORAD_RETURN_IF_ERROR(FsyncDirectory(output_dir));
+  return moved;
 }
 
 absl::Status VerifyCheckpoint(const std::filesystem::path& dir) {

@@ -20,9 +20,15 @@ namespace lorad {
 absl::Status WriteDirAtomically(const std::filesystem::path& final_dir,
                                 const std::function<absl::Status(const std::filesystem::path&)>& fill);
 
-/// Keeps the newest `limit` checkpoint-N directories (and `keep` whatever its age).
+/// Keeps the newest `limit` checkpoint-N directories (and those in `keep`
+/// whatever their age).
 absl::Status PruneCheckpoints(const std::filesystem::path& output_dir, int64_t limit,
-                              const std::filesystem::path& keep);
+                              const std::vector<std::filesystem::path>& keep);
+
+/// Renames checkpoint-N with N >= `from_step` to diverged-checkpoint-N, out of
+/// reach of --resume auto but kept for inspection; returns the new paths.
+absl::StatusOr<std::vector<std::filesystem::path>> SetAsideCheckpoints(
+    const std::filesystem::path& output_dir, int64_t from_step);
 
 /// checkpoint-N directories under `output_dir`, newest (highest N) first.
 std::vector<std::pair<int64_t, std::filesystem::path>> ListCheckpointDirs(

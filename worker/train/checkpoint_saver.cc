@@ -41,8 +41,7 @@ absl::Status CheckpointSaver::Save(const TrainingProgress& progress, const std::
   state.rng = CaptureTorchRng();
   const nlohmann::json sidecar = sidecar_ ? sidecar_(progress) : nlohmann::json::object();
 
-  const std::filesystem::path dir =
-      options_.output_dir / absl::StrCat("checkpoint-", progress.global_step);
+  const std::filesystem::path dir = CheckpointPath(progress.global_step);
   const std::string trainer_state =
       TrainerStateJson(progress, state.total_steps, options_.logging_steps, options_.save_steps,
                        options_.micro_batch_size, {{"lorad_probe", sidecar.value("probe", nlohmann::json())}});
@@ -69,12 +68,19 @@ absl::Status CheckpointSaver::Save(const TrainingProgress& progress, const std::
   observer_.OnRecord(record);
 
   if (options_.save_total_limit > 0) {
-    LORAD_RETURN_IF_ERROR(PruneCheckpoints(options_.output_dir, options_.save_total_limit,
-                                           options_.protected_checkpoint));
+    std::vector<std::filesystem::path> keep = {options_.protected_checkpoint};
+    if (best_) keep.push_back(CheckpointPath(best_->first));
+    LORAD_RETURN_IF_ERROR(PruneCheckpoints(options_.output_dir, options_.save_total_limit, keep));
   }
   if (reason == "final") LORAD_RETURN_IF_ERROR(WriteFinalOutput(progress, sidecar));
   return absl::OkStatus();
 }
+
+std::filesystem::path CheckpointSaver::CheckpointPath(int64_t step) const {
+  return options_.output_dir / absl::StrCat("checkpoint-", step);
+}
+
+void CheckpointSaver::set_best(int64_t step, double eval_loss) { best_ = {step, eval_loss}; }
 
 absl::Status CheckpointSaver::WriteFinalOutput(const TrainingProgress& progress,
                                                const nlohmann::json& sidecar) {
@@ -85,12 +91,34 @@ absl::Status CheckpointSaver::WriteFinalOutput(const TrainingProgress& progress,
   std::filesystem::remove_all(staging, ec);
   std::filesystem::create_directories(staging, ec);
   if (ec) return ErrnoToStatus(ec.value(), "create", staging);
-  LORAD_RETURN_IF_ERROR(WriteAdapterFiles(staging, model_, adapter_config_, sidecar, probe_batch_));
+  nlohmann::json extra = {{"lorad_probe", sidecar.value("probe", nlohmann::json())}};
+  const bool from_best = best_ && best_->first != progress.global_step;
+  if (from_best) {
+    // keep_best: the best checkpoint's adapter files, byte for byte (its
+    // sidecar carries that state's probe loss and learning rates).
+    const std::filesystem::path best = CheckpointPath(best_->first);
+    for (const char* name : {"adapter_model.safetensors", "adapter_config.json",
+                             kAdapterSidecarFile, kProbeBatchFile}) {
+      if (!std::filesystem::exists(best / name)) continue;
+      LORAD_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(best / name));
+      LORAD_RETURN_IF_ERROR(WriteFileDurably(staging / name, bytes));
+    }
+    LORAD_ASSIGN_OR_RETURN(std::string best_sidecar, ReadFileToString(best / kAdapterSidecarFile));
+    extra["lorad_probe"] =
+        nlohmann::json::parse(best_sidecar, nullptr, false).value("probe", nlohmann::json());
+  } else {
+    LORAD_RETURN_IF_ERROR(
+        WriteAdapterFiles(staging, model_, adapter_config_, sidecar, probe_batch_));
+  }
+  if (best_) {
+    // HF's trainer_state.json names the best checkpoint the same way.
+    extra["best_metric"] = best_->second;
+    extra["best_model_checkpoint"] = CheckpointPath(best_->first).string();
+  }
   LORAD_RETURN_IF_ERROR(WriteFileDurably(
       staging / kTrainerStateFile,
       TrainerStateJson(progress, static_state_.total_steps, options_.logging_steps,
-                       options_.save_steps, options_.micro_batch_size,
-                       {{"lorad_probe", sidecar.value("probe", nlohmann::json())}})));
+                       options_.save_steps, options_.micro_batch_size, extra)));
   for (const char* name : {"adapter_model.safetensors", "adapter_config.json", kAdapterSidecarFile,
                            kTrainerStateFile, kProbeBatchFile}) {
     if (!std::filesystem::exists(staging / name)) continue;
@@ -106,7 +134,17 @@ absl::Status CheckpointSaver::WriteFinalOutput(const TrainingProgress& progress,
                            {"loss", progress.last_loss},
                            {"total_tokens", progress.total_tokens},
                            {"elapsed_seconds", progress.elapsed_seconds}};
-  if (sidecar.contains("probe")) record["probe_loss"] = sidecar["probe"].value("loss", nlohmann::json());
+  if (extra["lorad_probe"].is_object()) {
+    record["probe_loss"] = extra["lorad_probe"].value("loss", nlohmann::json());
+  }
+  if (best_) {
+    record["best_step"] = best_->first;
+    record["best_eval_loss"] = best_->second;
+    record["adapter_from"] = from_best ? CheckpointPath(best_->first).string() : "final state";
+    spdlog::info("keep_best: the final adapter is {} (best eval loss {:.6g} at step {}{})",
+                 from_best ? CheckpointPath(best_->first).string() : "the final state",
+                 best_->second, best_->first, from_best ? "" : ", the last step");
+  }
   observer_.OnRecord(record);
   return absl::OkStatus();
 }

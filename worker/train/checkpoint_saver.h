@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -40,14 +41,19 @@ class CheckpointSaver {
                   std::function<nlohmann::json(const TrainingProgress&)> sidecar,
                   const Batch* probe_batch, TrainerObserver& observer);
 
-  /// reason: "save_steps" | "stop" | "final".  "final" also writes the adapter
-  /// and trainer_state.json into output_dir.
+  /// reason: "save_steps" | "stop" | "best" | "final".  "final" also writes
+  /// the adapter and trainer_state.json into output_dir.
   absl::Status Save(const TrainingProgress& progress, const std::string& reason);
 
   void set_total_steps(int64_t total) { static_state_.total_steps = total; }
 
+  /// keep_best: checkpoint-`step` holds the best eval loss so far.  It is kept
+  /// whatever save_total_limit says, and the final output is its adapter.
+  void set_best(int64_t step, double eval_loss);
+
  private:
   absl::Status WriteFinalOutput(const TrainingProgress& progress, const nlohmann::json& sidecar);
+  std::filesystem::path CheckpointPath(int64_t step) const;
 
   CheckpointSaverOptions options_;
   CausalLm model_;
@@ -58,6 +64,7 @@ class CheckpointSaver {
   std::function<nlohmann::json(const TrainingProgress&)> sidecar_;
   const Batch* probe_batch_;
   TrainerObserver& observer_;
+  std::optional<std::pair<int64_t, double>> best_;  // keep_best: (step, eval loss)
 };
 
 }  // namespace lorad

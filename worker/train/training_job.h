@@ -30,6 +30,9 @@ struct RunOptions {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   int threads = 0;          // 0 = the CPUs this process may run on
   bool allow_data_change = false;
+  /// Test-only: step N's loss and gradients become NaN (divergence tests);
+  /// 0 = the LORAD_TEST_INJECT_NAN_AT_STEP environment variable, if set.
+  int64_t inject_nan_at_step = 0;
 };
 
 /// Runs one job to the end.  Returns:

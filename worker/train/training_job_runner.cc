@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <system_error>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -19,11 +21,13 @@
 #include "worker/train/adapter_export.h"
 #include "worker/train/checkpoint_dir.h"
 #include "worker/train/checkpoint_saver.h"
+#include "worker/train/drift_check.h"
 #include "worker/train/memory_estimate.h"
 #include "worker/train/probe_io.h"
 #include "worker/train/rng_state.h"
 #include "worker/train/trainer.h"
 #include "worker/train/train_step.h"
+#include "worker/train/training_guards.h"
 
 namespace lorad {
 namespace {
@@ -43,6 +47,21 @@ int64_t ResolveCount(const CountOrFraction& v, int64_t total) {
     return std::max<int64_t>(1, static_cast<int64_t>(std::ceil(v.value * static_cast<double>(total))));
   }
   return static_cast<int64_t>(v.value);
+}
+
+// Rows of the new data the continued adapter's loss is measured on (drift).
+constexpr int64_t kDriftSampleRows = 16;
+
+// Test hook, documented as test-only: LORAD_TEST_INJECT_NAN_AT_STEP=N makes
+// step N's loss and gradients NaN (divergence tests and demos).
+int64_t InjectNanAtStep(int64_t from_options) {
+  if (from_options > 0) return from_options;
+  const char* env = std::getenv("LORAD_TEST_INJECT_NAN_AT_STEP");
+  int64_t step = 0;
+  if (env == nullptr || !absl::SimpleAtoi(env, &step) || step <= 0) return 0;
+  spdlog::warn("LORAD_TEST_INJECT_NAN_AT_STEP={}: step {} will be made NaN (a test hook)", step,
+               step);
+  return step;
 }
 
 bool IsInside(const std::filesystem::path& child, const std::filesystem::path& parent) {
@@ -112,10 +131,68 @@ absl::Status TrainingJobRunner::Prepare() {
                                                 config_.micro_batch_size,
                                                 config_.gradient_accumulation_steps);
   total_steps_ = TotalTrainingSteps(config_.max_steps, config_.num_epochs, steps_per_epoch_);
-  warmup_steps_ = ResolveWarmupSteps(config_.warmup_steps, config_.warmup_ratio, total_steps_);
+  LORAD_RETURN_IF_ERROR(PlanLearningRate());  // may refuse: before loading the model
+  warmup_steps_ = lr_plan_.warmup_steps;
 
   LORAD_RETURN_IF_ERROR(LoadModel());
-  if (plan_.mode == ResumeMode::kContinueAdapter) LORAD_RETURN_IF_ERROR(LoadContinueAdapterWeights());
+  if (plan_.mode == ResumeMode::kContinueAdapter) {
+    LORAD_RETURN_IF_ERROR(LoadContinueAdapterWeights());
+    LORAD_RETURN_IF_ERROR(CheckDataDrift());
+    const nlohmann::json lr = lr_plan_.ToJson(config_.lr_scheduler, total_steps_);
+    std::vector<std::string> first;
+    for (const auto& r : lr["first_learning_rates"]) {
+      first.push_back(absl::StrFormat("%.4g", r.get<double>()));
+    }
+    spdlog::info("resume_lr_policy {}: {}; first learning rates {}", lr_plan_.policy,
+                 lr_plan_.reason, absl::StrJoin(first, ", "));
+    Emit(lr);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrainingJobRunner::PlanLearningRate() {
+  if (plan_.mode == ResumeMode::kContinueAdapter) {
+    history_ = ReadAdapterHistory(plan_.dir);
+    for (const std::string& note : history_.notes) spdlog::warn("adapter history: {}", note);
+    LORAD_ASSIGN_OR_RETURN(lr_plan_, ChooseResumeLrPlan(config_, total_steps_, history_));
+  } else if (restored_) {
+    lr_plan_ =
+        RestoredLrPlan(config_, total_steps_, restored_->lr_policy, restored_->learning_rate);
+  } else {
+    lr_plan_ = RestartLrPlan(config_, total_steps_, "a new run");
+    if (!config_.resume_lr_policy.empty()) {
+      spdlog::info("resume_lr_policy applies when continuing an adapter; this run starts fresh");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TrainingJobRunner::CheckDataDrift() {
+  const DataProfile profile = ComputeDataProfile(dataset_.train, dataset_.fingerprint);
+  BatchCollator collator(dataset_.train, dataset_.train_rows, dataset_.pad_id, dataset_.packed);
+  const std::vector<int64_t> rows = DriftSampleRows(collator.num_rows(), kDriftSampleRows);
+  std::vector<Batch> batches;
+  for (size_t i = 0; i < rows.size(); i += static_cast<size_t>(config_.micro_batch_size)) {
+    const size_t end = std::min(rows.size(), i + static_cast<size_t>(config_.micro_batch_size));
+    batches.push_back(collator.Collate(std::vector<int64_t>(rows.begin() + i, rows.begin() + end)));
+  }
+  const double loss = EvalLoss(model_, batches, dataset_.packed, env_.device);
+  DriftThresholds thresholds;
+  thresholds.js = config_.drift_js_threshold;
+  thresholds.loss_ratio = config_.drift_loss_ratio_threshold;
+  const DriftReport report =
+      AssessDrift(history_, profile, loss, static_cast<int64_t>(rows.size()), thresholds);
+  drift_check_ = report.ToJson(config_.drift_policy);
+  if (!report.drifted) {
+    spdlog::info("data drift check: {}", report.message);
+    return absl::OkStatus();
+  }
+  Emit(report.ToJson(config_.drift_policy));
+  if (config_.drift_policy == "fail") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "continue from ", plan_.dir.string(), " refused (drift_policy: fail): ", report.message));
+  }
+  spdlog::warn("data drift: {} (drift_policy: warn: training goes on)", report.message);
   return absl::OkStatus();
 }
 
@@ -253,6 +330,11 @@ absl::Status TrainingJobRunner::DryRun() {
       {"train_tokens", data_report_.train_tokens},
       {"trained_tokens", data_report_.train_trained_tokens},
       {"memory_estimate", mem.ToJson()}};
+  // What a continuation's guardrails measured, drifted or not.
+  if (!drift_check_.is_null()) record["data_drift"] = drift_check_;
+  if (plan_.mode == ResumeMode::kContinueAdapter) {
+    record["lr_policy"] = lr_plan_.ToJson(config_.lr_scheduler, total_steps_);
+  }
   Emit(record);
   return absl::OkStatus();
 }
@@ -260,7 +342,7 @@ absl::Status TrainingJobRunner::DryRun() {
 nlohmann::json TrainingJobRunner::Sidecar(const TrainingProgress& progress) {
   const double probe_loss = EvalLoss(model_, {probe_.batch}, dataset_.packed, env_.device);
   DataProfile profile = ComputeDataProfile(dataset_.train, dataset_.fingerprint);
-  if (progress.global_step > 0) profile.final_train_loss = progress.last_loss;
+  RecordFinalLosses(progress, &profile);
   return {{"format", "lorad-adapter"},
           {"version", 1},
           {"probe",
@@ -271,7 +353,8 @@ nlohmann::json TrainingJobRunner::Sidecar(const TrainingProgress& progress) {
             {"bf16", env_.bf16}}},
           {"step", progress.global_step},
           {"learning_rate", progress.last_learning_rate},
-          {"peak_learning_rate", config_.learning_rate},
+          {"peak_learning_rate", lr_plan_.base_lr},
+          {"lr_policy", lr_plan_.policy},
           {"data_fingerprint", dataset_.fingerprint},
           {"data_profile", profile.ToJson()}};
 }
@@ -288,7 +371,7 @@ absl::Status TrainingJobRunner::Train() {
   adam.weight_decay = config_.weight_decay;
   AdamW optimizer(model_->LoraParameters(), adam);
   BatchCursor cursor(dataset_, config_.micro_batch_size, static_cast<uint64_t>(config_.seed));
-  LrSchedule schedule(config_.lr_scheduler, config_.learning_rate, warmup_steps_, total_steps_);
+  const LrSchedule schedule = lr_plan_.Schedule(config_.lr_scheduler, total_steps_);
 
   TrainingProgress progress;
   if (restored_) {
@@ -312,7 +395,8 @@ absl::Status TrainingJobRunner::Train() {
 
   TrainingStateFiles fixed;
   fixed.lr_scheduler = SchedulerName(config_.lr_scheduler);
-  fixed.learning_rate = config_.learning_rate;
+  fixed.learning_rate = lr_plan_.base_lr;
+  fixed.lr_policy = lr_plan_.policy;
   fixed.warmup_steps = warmup_steps_;
   fixed.total_steps = total_steps_;
   fixed.env = {env_.threads, env_.cpu_isa, env_.torch_version, env_.device.str(), env_.bf16};
@@ -342,10 +426,36 @@ absl::Status TrainingJobRunner::Train() {
   trainer_options.stop_after = options_.stop_after;
   trainer_options.packed = dataset_.packed;
   trainer_options.device = env_.device;
+  trainer_options.inject_nan_at_step = InjectNanAtStep(options_.inject_nan_at_step);
   Trainer trainer(model_, optimizer, cursor, schedule, trainer_options, observer_, stop_);
   trainer.set_progress(progress);
   trainer.set_checkpoint_hook(
       [&saver](const TrainingProgress& p, const std::string& why) { return saver.Save(p, why); });
+  TrainingGuards guards(config_, observer_);
+  if (restored_) {
+    guards.Replay(progress.log_history);
+    if (guards.keep_best() && guards.best_step() &&
+        std::filesystem::exists(std::filesystem::path(config_.output_dir) /
+                                absl::StrCat("checkpoint-", *guards.best_step()))) {
+      saver.set_best(*guards.best_step(), guards.best_eval_loss());
+    }
+  }
+  trainer.set_update_guard([&guards](int64_t step, double loss,
+                                     double grad_norm) -> absl::StatusOr<bool> {
+    LORAD_ASSIGN_OR_RETURN(TrainingGuards::StepAction action, guards.OnStep(step, loss, grad_norm));
+    return action == TrainingGuards::StepAction::kApply;
+  });
+  trainer.set_eval_guard([&guards, &saver](const TrainingProgress& p,
+                                           const nlohmann::json& record) -> absl::StatusOr<bool> {
+    const nlohmann::json loss = record.value("eval_loss", nlohmann::json());
+    const TrainingGuards::EvalOutcome out =
+        guards.OnEval(p.global_step, loss.is_number() ? loss.get<double>() : std::nan(""));
+    if (out.new_best) {
+      saver.set_best(p.global_step, guards.best_eval_loss());
+      LORAD_RETURN_IF_ERROR(saver.Save(p, "best"));
+    }
+    return out.stop;
+  });
   if (!dataset_.eval_rows.empty()) {
     trainer.set_eval_hook([this](const TrainingProgress& p) -> absl::StatusOr<nlohmann::json> {
       BatchCollator collator(dataset_.eval, dataset_.eval_rows, dataset_.pad_id, dataset_.packed);
@@ -383,8 +493,27 @@ absl::Status TrainingJobRunner::Train() {
   } else {
     SeedTorch(static_cast<uint64_t>(config_.seed));
   }
-  LORAD_ASSIGN_OR_RETURN(TrainerOutcome outcome, trainer.Run());
-  if (outcome == TrainerOutcome::kStopped) {
+  absl::StatusOr<TrainerOutcome> outcome = trainer.Run();
+  if (!outcome.ok() && guards.first_bad_step() > 0) {
+    // Diverged: checkpoints holding updates of spiking steps must not be what
+    // --resume auto picks; the last good one becomes the newest.
+    auto moved = SetAsideCheckpoints(config_.output_dir, guards.first_bad_step());
+    if (moved.ok()) {
+      for (const auto& dir : *moved) {
+        spdlog::warn("set aside {} (written while diverging)", dir.string());
+      }
+    } else {
+      spdlog::warn("could not set aside the checkpoints written while diverging: {}",
+                   moved.status().ToString());
+    }
+    const auto left = ListCheckpointDirs(config_.output_dir);
+    if (!left.empty()) {
+      spdlog::info("the newest checkpoint is {} (before the divergence)",
+                   left.front().second.string());
+    }
+  }
+  LORAD_RETURN_IF_ERROR(outcome.status());
+  if (*outcome == TrainerOutcome::kStopped) {
     return absl::CancelledError(absl::StrCat("stopped after step ", trainer.progress().global_step,
                                              "; checkpoint saved in ", config_.output_dir));
   }

@@ -19,7 +19,9 @@
 #include "worker/formats/model_config.h"
 #include "worker/model/causal_lm.h"
 #include "worker/tokenizer/tokenizer.h"
+#include "worker/train/adapter_history.h"
 #include "worker/train/lr_schedule.h"
+#include "worker/train/resume_lr_policy.h"
 #include "worker/train/resume_plan.h"
 #include "worker/train/runtime_env.h"
 #include "worker/train/training_job.h"
@@ -42,6 +44,8 @@ class TrainingJobRunner {
   absl::Status PrepareExactResume();
   absl::Status ReadContinueAdapterConfig();
   absl::Status LoadContinueAdapterWeights();
+  absl::Status PlanLearningRate();
+  absl::Status CheckDataDrift();
   absl::Status LoadModel();
   absl::Status DryRun();
   absl::Status Train();
@@ -66,10 +70,13 @@ class TrainingJobRunner {
   int64_t steps_per_epoch_ = 0;
   int64_t total_steps_ = 0;
   int64_t warmup_steps_ = 0;
+  LrPlan lr_plan_;
   // Exact resume.
   std::optional<TrainingStateFiles> restored_;
   // Continue adapter.
   nlohmann::json continue_record_;
+  AdapterHistory history_;
+  nlohmann::json drift_check_;  // the data-drift measurement (shown by --dry-run)
 };
 
 }  // namespace lorad

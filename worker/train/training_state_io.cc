@@ -91,6 +91,7 @@ absl::Status WriteTrainingState(const std::filesystem::path& dir, const Training
       {"schedule",
        {{"lr_scheduler", s.lr_scheduler},
         {"learning_rate", s.learning_rate},
+        {"lr_policy", s.lr_policy},
         {"warmup_steps", s.warmup_steps},
         {"total_steps", s.total_steps}}},
       {"env",
@@ -130,6 +131,10 @@ absl::StatusOr<TrainingStateFiles> ReadTrainingState(const std::filesystem::path
   s.cursor = *cursor_state;
   LORAD_RETURN_IF_ERROR(Get(schedule, "lr_scheduler", s.lr_scheduler, where));
   LORAD_RETURN_IF_ERROR(Get(schedule, "learning_rate", s.learning_rate, where));
+  // Absent in checkpoints written before resume_lr_policy existed: restart.
+  if (schedule.contains("lr_policy")) {
+    LORAD_RETURN_IF_ERROR(Get(schedule, "lr_policy", s.lr_policy, where));
+  }
   LORAD_RETURN_IF_ERROR(Get(schedule, "warmup_steps", s.warmup_steps, where));
   LORAD_RETURN_IF_ERROR(Get(schedule, "total_steps", s.total_steps, where));
   LORAD_RETURN_IF_ERROR(Get(env, "threads", s.env.threads, where));

@@ -42,7 +42,8 @@ struct TrainingStateFiles {
   TorchRngState rng;
   // Schedule as it was (a resume with a new total recomputes and reports it).
   std::string lr_scheduler;
-  double learning_rate = 0;
+  double learning_rate = 0;  // the schedule's base (peak) rate
+  std::string lr_policy;     // how the rate was chosen (resume_lr_policy; "" = restart)
   int64_t warmup_steps = 0;
   int64_t total_steps = 0;
   ReproEnv env;
