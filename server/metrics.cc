@@ -44,6 +44,7 @@ SchedulerMetrics BuildSchedulerMetrics(prometheus::Registry& r, const std::strin
       BuildHistogram().Name("lorad_train_checkpoint_duration_seconds").Help("Time to write a checkpoint").Register(r),
       BuildGauge().Name("lorad_train_device_memory_bytes").Help("Device memory in use by the job").Register(r),
       BuildGauge().Name("lorad_train_device_memory_peak_bytes").Help("Peak device memory of the job").Register(r),
+      BuildCounter().Name("lorad_train_divergences_total").Help("Training steps judged divergent, by the action taken (fail, skip_step)").Register(r),
   };
   m.build_info.Add({{"version", version}}).Set(1);
   for (const char* s : {"queued", "running", "succeeded", "failed", "cancelled"}) {
@@ -51,6 +52,7 @@ SchedulerMetrics BuildSchedulerMetrics(prometheus::Registry& r, const std::strin
   }
   for (const char* s : {"succeeded", "failed", "cancelled"}) m.outcomes.Add({{"outcome", s}});
   for (const char* s : {"starting", "idle", "busy"}) m.workers.Add({{"state", s}});
+  for (const char* s : {"fail", "skip_step"}) m.train_divergences.Add({{"action", s}});
   m.submissions.Add({});
   m.worker_restarts.Add({});
   m.watchers.Add({});

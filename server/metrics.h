@@ -42,6 +42,9 @@ struct SchedulerMetrics {
   prometheus::Family<prometheus::Histogram>& train_checkpoint_duration;
   prometheus::Family<prometheus::Gauge>& train_device_memory;
   prometheus::Family<prometheus::Gauge>& train_device_memory_peak;
+  // Divergence records of all jobs, {action="fail"|"skip_step"}: a counter
+  // without job_id survives the job (its per-job series go when it fails).
+  prometheus::Family<prometheus::Counter>& train_divergences;
 };
 
 /// Registers every family on `registry` and pre-initialises the known label

@@ -1,5 +1,7 @@
 #include "server/record_event.h"
 
+#include <cmath>
+
 #include "nlohmann/json.hpp"
 
 namespace lorad {
@@ -32,7 +34,9 @@ absl::StatusOr<v1::JobEvent> EventFromRecordJson(const std::string& text) {
     s->set_step(Int(j, "step"));
     s->set_total_steps(Int(j, "total_steps"));
     s->set_epoch(Num(j, "epoch"));
-    s->set_loss(Num(j, "loss"));
+    // The trainer writes a non-finite loss as null: keep it NaN, so that the
+    // gauge (and the LoradLossNotFinite alert) sees it rather than 0.
+    s->set_loss(j.contains("loss") && j["loss"].is_null() ? std::nan("") : Num(j, "loss"));
     s->set_learning_rate(Num(j, "learning_rate"));
     s->set_grad_norm(Num(j, "grad_norm"));
     s->set_tokens(Int(j, "tokens"));

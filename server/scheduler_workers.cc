@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 #include "server/record_event.h"
 #include "server/scheduler.h"
 #include "spdlog/spdlog.h"
@@ -44,6 +45,17 @@ bool Fits(v1::DeviceKind want, v1::DeviceKind have) {
 }
 
 constexpr int kFeedChunk = 256;
+
+// The trainer's `divergence` records (a step judged divergent: the job fails,
+// or the step's update is skipped) counted by action for the alert rules.
+void CountDivergence(SchedulerMetrics& metrics, const std::string& record_json) {
+  if (record_json.find("divergence") == std::string::npos) return;  // cheap pre-check
+  nlohmann::json j = nlohmann::json::parse(record_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j.value("type", "") != "divergence") return;
+  const std::string action = j.value("action", "");
+  if (action != "fail" && action != "skip_step") return;  // bounded label values
+  metrics.train_divergences.Add({{"action", action}}).Increment();
+}
 
 }  // namespace
 
@@ -175,6 +187,8 @@ void Scheduler::OnRecord(JobEntry& e, const v1::WorkerJobEvent& msg) {
     m->checkpoint_duration.Observe(ev.checkpoint().seconds());
   } else if (ev.has_eval() && m) {
     m->eval_loss.Set(ev.eval().eval_loss());
+  } else if (ev.event_case() == v1::JobEvent::kRecordJson) {
+    CountDivergence(metrics_, ev.record_json());
   }
   std::vector<v1::JobEvent> events{std::move(ev)};
   (void)CommitEvents(e, std::move(events), durable);

@@ -312,6 +312,22 @@ TEST_F(SchedulerTest, RetryResumesAndDeleteNeedsFinishedJob) {
   EXPECT_EQ(sched_->Get(id).status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST_F(SchedulerTest, DivergenceRecordsAreCountedByActionForTheAlerts) {
+  std::string id = Submit(Spec("j"));
+  auto w = Connect("w1");
+  const v1::JobAssignment a = *w->LastAssign();
+  auto count = [&](const char* action) {
+    return metrics_.train_divergences.Add({{"action", action}}).Value();
+  };
+  EXPECT_EQ(count("fail"), 0);  // pre-initialised: increase() sees the first one
+  Record("w1", a, R"({"action":"skip_step","step":3,"type":"divergence"})");
+  Record("w1", a, R"({"action":"fail","step":5,"type":"divergence"})");
+  Record("w1", a, R"({"type":"data_drift","message":"divergence in the name only"})");
+  EXPECT_EQ(count("skip_step"), 1);
+  EXPECT_EQ(count("fail"), 1);
+  EXPECT_EQ(State(id), v1::JOB_STATE_RUNNING);
+}
+
 TEST_F(SchedulerTest, WatchersGetEveryEventInOrderAndLaggardsCatchUpFromStore) {
   std::string id = Submit(Spec("j"));
   auto fast = std::make_shared<FakeWatcher>();

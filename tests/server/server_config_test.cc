@@ -1,5 +1,7 @@
 #include "server/server_config.h"
 
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "server/auth.h"
@@ -107,6 +109,10 @@ TEST(RecordEventTest, TypedRecordsAndGenericFallback) {
   EXPECT_EQ(fin->final_result().state(), v1::JOB_STATE_SUCCEEDED);
   EXPECT_EQ(fin->final_result().output_dir(), "/o");
   EXPECT_EQ(fin->final_result().step(), 12);
+  // A non-finite loss (null in the record) stays NaN for the gauge and alerts.
+  auto nan = EventFromRecordJson(R"({"type":"step","step":4,"loss":null})");
+  ASSERT_TRUE(nan.ok());
+  EXPECT_TRUE(std::isnan(nan->step().loss()));
   auto total = EventFromRecordJson(R"({"type":"step","step":3,"total_steps":12})");
   EXPECT_EQ(total->step().total_steps(), 12);
   auto other = EventFromRecordJson(R"({"type":"overfitting","gap":0.3})");
