@@ -3,6 +3,8 @@
 #include "server/scheduler.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <signal.h>
 
 #include <algorithm>
@@ -402,7 +404,11 @@ TEST_F(SchedulerTest, WorkerAuthentication) {
   po.scheduler_address = "unix:/tmp/x.sock";
   WorkerPool pool(launcher, clock_, &metrics_, po);
   MakeScheduler(&pool);
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const std::string saved = policy ? policy : "";
+  ::unsetenv("OMP_WAIT_POLICY");  // lorad's own environment leaves the choice to it
   pool.Start({{"local-0", ""}});
+  if (policy) ::setenv("OMP_WAIT_POLICY", saved.c_str(), 1);
   ASSERT_EQ(launcher.launches.size(), 1u);
   const auto& args = launcher.launches[0].args;
   auto tok = std::find(args.begin(), args.end(), "--startup-token");
@@ -414,6 +420,7 @@ TEST_F(SchedulerTest, WorkerAuthentication) {
   local.set_startup_token(*(tok + 1));
   EXPECT_TRUE(sched_->ConnectWorker(link, local).ok());
   EXPECT_EQ(launcher.launches[0].env.at("CUDA_VISIBLE_DEVICES"), "");
+  EXPECT_EQ(launcher.launches[0].env.at("OMP_WAIT_POLICY"), "PASSIVE");
 }
 
 TEST_F(SchedulerTest, WorkerPoolRestartsWithBackoffAndKillsUnregistered) {

@@ -15,8 +15,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "worker/base/stderr_logging.h"
 #include "worker/cli/commands.h"
 #include "worker/config/config_loader.h"
 #include "worker/train/training_job.h"
@@ -119,17 +119,10 @@ int ExitCodeFor(const absl::Status& s) {
   }
 }
 
-void SetUpLogging() {
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::automatic);
-  auto logger = std::make_shared<spdlog::logger>("lorad-worker", sink);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_default_logger(logger);
-}
-
 }  // namespace
 
 int RunCommand(int argc, char** argv) {
-  SetUpLogging();
+  LogToStderr();
   std::string config_path;
   std::vector<std::string> sets;
   RunOptions options;

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "spdlog/spdlog.h"
 #include "worker/base/file_util.h"
+#include "worker/base/stderr_logging.h"
 #include "worker/cli/commands.h"
 #include "worker/serve/job_runner.h"
 #include "worker/serve/scheduler_link.h"
@@ -130,6 +131,7 @@ absl::Status ParseFlags(int argc, char** argv, ServeFlags* f) {
 }  // namespace
 
 int ServeCommand(int argc, char** argv) {
+  LogToStderr();
   ServeFlags flags;
   if (absl::Status s = ParseFlags(argc, argv, &flags); !s.ok()) {
     std::fprintf(stderr, "lorad-worker serve: %s\n%s", std::string(s.message()).c_str(), kUsage);
