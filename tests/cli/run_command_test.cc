@@ -177,6 +177,54 @@ TEST_F(RunCommandTest, UnsupportedArchitectureRefused) {
   ExpectRefused(kGood + "base_model: " + model.string() + "\n", "GPT2LMHeadModel");
 }
 
+TEST_F(RunCommandTest, TokenizerLargerThanTheEmbeddingRefused) {
+  const auto model = tmp_.path() / "short-vocab";
+  std::filesystem::copy(testing::TinyModelDir(), model, std::filesystem::copy_options::recursive);
+  auto cfg = nlohmann::json::parse(testing::ReadText(model / "config.json"));
+  cfg["vocab_size"] = cfg["vocab_size"].get<int64_t>() - 2;
+  testing::WriteText(model / "config.json", cfg.dump());
+  ExpectRefused(kGood + "base_model: " + model.string() + "\n", "has no row for the added tokens");
+}
+
+// The shipped examples train as the README shows them (the tiny preset in
+// place of ../models/tiny, fewer steps): the loss falls and every step is finite.
+class ExampleRunTest : public RunCommandTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(ExampleRunTest, FineTunesTheTinyPreset) {
+  const std::string yaml = std::string(LORAD_SOURCE_DIR) + "/examples/" + GetParam();
+  Result r = RunWorker(tmp_, {"run", yaml, "--set", "base_model=" + testing::TinyModelDir().string(),
+                              "--set", "output_dir=" + (tmp_.path() / "out").string(), "--set",
+                              "max_steps=40", "--set", "logging_steps=1", "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<double> losses;
+  int evals = 0;
+  for (const auto& rec : Records(r.out)) {
+    if (rec.value("type", "") == "eval") {
+      ++evals;
+      EXPECT_TRUE(rec["eval_loss"].is_number()) << rec.dump();
+    }
+    if (rec.value("type", "") != "step") continue;
+    ASSERT_TRUE(rec["loss"].is_number()) << rec.dump();
+    losses.push_back(rec["loss"].get<double>());
+  }
+  // chat-lora.yaml holds out two conversations and evaluates every 10 steps.
+  if (std::string(GetParam()) == "chat-lora.yaml") {
+    EXPECT_EQ(evals, 4);
+  }
+  ASSERT_EQ(losses.size(), 40u);
+  const double first = (losses[0] + losses[1] + losses[2]) / 3;
+  const double last = (losses[37] + losses[38] + losses[39]) / 3;
+  EXPECT_LT(last, 0.85 * first) << "first " << first << " last " << last;
+  EXPECT_TRUE(std::filesystem::exists(tmp_.path() / "out" / "adapter_model.safetensors"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Examples, ExampleRunTest,
+                         ::testing::Values("tiny-lora.yaml", "alpaca-lora.yaml", "chat-lora.yaml"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           return n.substr(0, n.find('-'));
+                         });
+
 TEST_F(RunCommandTest, SigtermCheckpointsAndExits130) {
   const auto out = tmp_.path() / "sig-stdout.txt";
   pid_t pid = Spawn({"run", Config(kGood + "max_steps: 100000\n"), "--threads", "1"}, out,

@@ -92,6 +92,15 @@ absl::Status TrainingJobRunner::Prepare() {
 
   LORAD_ASSIGN_OR_RETURN(model_config_, LoadModelConfig(config_.base_model));
   LORAD_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::LoadFromDir(config_.base_model));
+  // A tokenizer with tokens added after the model was made (and no resized
+  // embedding) would otherwise fail deep in LibTorch with "index out of range".
+  if (tokenizer_->vocab_size() > model_config_.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_.base_model, ": tokenizer.json has ids up to ", tokenizer_->vocab_size() - 1,
+        " but config.json's vocab_size is ", model_config_.vocab_size,
+        ": the embedding has no row for the added tokens (resize it, or use the tokenizer the "
+        "model was trained with)"));
+  }
   LORAD_ASSIGN_OR_RETURN(dataset_, BuildDataset(config_, *tokenizer_, &data_report_));
   for (const std::string& w : data_report_.warnings) spdlog::warn("data: {}", w);
   spdlog::info("data: {} train rows ({} samples, {} tokens), {} eval rows{}", data_report_.train_rows,
