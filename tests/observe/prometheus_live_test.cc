@@ -317,6 +317,13 @@ TEST_F(PrometheusLiveTest, ScrapesTrainingJobDashboardAndAlertsEvaluate) {
   }, 60s)) << "loss of job " << id << " not moving in Prometheus; state " << State(id);
   EXPECT_TRUE(One("sum(lorad_job_submissions_total)", [](double v) { return v >= 1; }));
   EXPECT_TRUE(One("lorad_jobs{state=\"running\"}", [](double v) { return v == 1; }));
+  // A CPU worker reports its resident memory as the job's device memory.
+  EXPECT_TRUE(WaitFor([&] {
+    return One("lorad_train_device_memory_bytes{job_id=\"" + id + "\"}",
+               [](double v) { return v > 50e6; }) &&
+           One("lorad_train_device_memory_peak_bytes{job_id=\"" + id + "\"}",
+               [](double v) { return v > 50e6; });
+  }, 30s)) << "no device memory for job " << id;
 
   // promtool's lint on a live scrape taken while the job's series exist.
   HttpResponse scrape = Get(daemon_->metrics_address(), "/metrics");
