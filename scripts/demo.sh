@@ -2,7 +2,8 @@
 # The main job, end to end on one machine:
 #   installs what is missing, builds, makes a tiny random-init model, starts
 #   lorad, submits a LoRA fine-tune with loractl and follows it, then continues
-#   the trained adapter with --resume, and finally generates with it.
+#   the trained adapter with --resume, generates with it, and merges it into
+#   the base model (which then generates the same text on its own).
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,9 +46,12 @@ step "loractl submit examples/tiny-lora.yaml --resume demo/out/first --follow  (
 step "loractl list"
 "$LORACTL" list
 
-if "$WORKER" help 2>/dev/null | grep -q generate; then
-  step "lorad-worker generate models/tiny --adapter demo/out/continued"
-  "$WORKER" generate "$ROOT/models/tiny" --adapter "$DEMO/out/continued" \
-    --prompt "The quick brown fox" --max-new-tokens 24
-fi
-step "done: adapters in demo/out/first and demo/out/continued"
+step "lorad-worker generate models/tiny --adapter demo/out/continued  (greedy, with the adapter)"
+"$WORKER" generate "$ROOT/models/tiny" --adapter "$DEMO/out/continued" --chat-template none \
+  --prompt "The cat sat" --max-new-tokens 24
+
+step "lorad-worker merge models/tiny --adapter demo/out/continued --out demo/merged"
+rm -rf "$DEMO/merged"
+"$WORKER" merge "$ROOT/models/tiny" --adapter "$DEMO/out/continued" --out "$DEMO/merged"
+"$WORKER" generate "$DEMO/merged" --chat-template none --prompt "The cat sat" --max-new-tokens 24
+step "done: adapters in demo/out/first and demo/out/continued, merged model in demo/merged"

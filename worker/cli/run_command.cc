@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 #include "worker/base/stderr_logging.h"
+#include "worker/cli/cli_util.h"
 #include "worker/cli/commands.h"
 #include "worker/config/config_loader.h"
 #include "worker/train/training_job.h"
@@ -102,22 +103,6 @@ class JsonLinesObserver : public TrainerObserver {
   double last_loss_ = 0;
   double tps_ = 0;
 };
-
-int ExitCodeFor(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kOk: return 0;
-    case absl::StatusCode::kCancelled: return 130;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kUnimplemented:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kOutOfRange:
-      return 2;
-    default: return 1;
-  }
-}
 
 }  // namespace
 
