@@ -225,6 +225,48 @@ INSTANTIATE_TEST_SUITE_P(Examples, ExampleRunTest,
                            return n.substr(0, n.find('-'));
                          });
 
+// Disk full while checkpointing: output_dir on a 1 MiB tmpfs (mounted in a
+// user + mount namespace, so no root is needed) that holds one checkpoint of
+// the tiny adapter but not two.  The run fails with a clear error, the
+// previous checkpoint still verifies, and no temporary directory is left.
+TEST_F(RunCommandTest, DiskFullWhileCheckpointingKeepsThePreviousCheckpoint) {
+  if (std::system("unshare --user --map-root-user --mount true >/dev/null 2>&1") != 0) {
+    if (std::getenv("CI")) FAIL() << "unshare --user --mount is not permitted here";
+    GTEST_SKIP() << "this host does not allow user + mount namespaces (unshare)";
+  }
+  const auto disk = tmp_.path() / "disk";
+  const auto copy = tmp_.path() / "copy";
+  std::filesystem::create_directories(disk);
+  const std::string config =
+      Config(kGood + "max_steps: 40\nsave_steps: 1\nsave_total_limit: 0\noutput_dir: " +
+             (disk / "out").string() + "\n");
+  const std::string script =
+      "mount -t tmpfs -o size=1m none " + disk.string() + " && " + kWorker + " run " + config +
+      " --threads 1 > " + (tmp_.path() / "stdout.txt").string() + " 2> " +
+      (tmp_.path() / "stderr.txt").string() + "; echo $? > " + (tmp_.path() / "rc.txt").string() +
+      "; cp -a " + (disk / "out").string() + " " + copy.string();
+  const std::string cmd = "unshare --user --map-root-user --mount sh -c '" + script + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::string err = testing::ReadText(tmp_.path() / "stderr.txt");
+  EXPECT_EQ(std::stoi(testing::ReadText(tmp_.path() / "rc.txt")), 1) << err;
+  EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+  // The newest checkpoint left behind is complete, and nothing half-written remains.
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(copy)) {
+    names.push_back(e.path().filename().string());
+  }
+  int checkpoints = 0;
+  for (const auto& n : names) {
+    EXPECT_EQ(n.find("tmp"), std::string::npos) << "left behind: " << n;
+    checkpoints += n.rfind("checkpoint-", 0) == 0;
+  }
+  ASSERT_GE(checkpoints, 1) << "the disk did not even hold one checkpoint";
+  Result resume = RunWorker(tmp_, {"run", config, "--resume", "auto", "--dry-run", "--set",
+                                   "output_dir=" + copy.string(), "--threads", "1"});
+  EXPECT_EQ(resume.code, 0) << resume.err;
+  EXPECT_NE(resume.err.find("exact resume"), std::string::npos) << resume.err;
+}
+
 TEST_F(RunCommandTest, SigtermCheckpointsAndExits130) {
   const auto out = tmp_.path() / "sig-stdout.txt";
   pid_t pid = Spawn({"run", Config(kGood + "max_steps: 100000\n"), "--threads", "1"}, out,
