@@ -267,6 +267,38 @@ TEST_F(RunCommandTest, DiskFullWhileCheckpointingKeepsThePreviousCheckpoint) {
   EXPECT_NE(resume.err.find("exact resume"), std::string::npos) << resume.err;
 }
 
+// A job sized past the memory the process may use (ulimit -v): exit 1 with a
+// message naming memory, the job's sizes and what would shrink it.
+TEST_F(RunCommandTest, OutOfMemoryIsAClearFailure) {
+  std::string data;
+  const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"};
+  for (int row = 0; row < 48; ++row) {
+    std::string text;
+    for (int w = 0; w < 3000; ++w) text += std::string(words[(row * 7 + w * 3) % 10]) + " ";
+    data += nlohmann::json({{"text", text}}).dump() + "\n";
+  }
+  testing::WriteText(tmp_.path() / "long.jsonl", data);
+  // 64 rows × 2048 tokens: one layer's fp32 attention scores alone are 4 GiB.
+  const std::string config = Config(
+      "lora_r: 4\nlora_target_linear: true\nlearning_rate: 0.01\nbf16: false\n"
+      "sequence_len: 2048\nmicro_batch_size: 64\nmax_steps: 1\n"
+      "datasets:\n  - path: " + (tmp_.path() / "long.jsonl").string() + "\n    type: completion\n");
+  const std::string cmd = "ulimit -v 2500000 && exec " + kWorker + " run " + config +
+                          " --threads 1 > " + (tmp_.path() / "stdout.txt").string() + " 2> " +
+                          (tmp_.path() / "stderr.txt").string();
+  const int rc = std::system(("sh -c '" + cmd + "'").c_str());
+  const std::string err = testing::ReadText(tmp_.path() / "stderr.txt");
+  ASSERT_TRUE(WIFEXITED(rc)) << err;
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << err;
+  for (const char* needle : {"out of memory", "micro_batch_size 64 × sequence_len 2048",
+                             "enable gradient_checkpointing", "enable bf16"}) {
+    EXPECT_NE(err.find(needle), std::string::npos) << "stderr lacks '" << needle << "':\n" << err;
+  }
+  const auto records = Records(testing::ReadText(tmp_.path() / "stdout.txt"));
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back().value("code", ""), "RESOURCE_EXHAUSTED") << records.back().dump();
+}
+
 TEST_F(RunCommandTest, SigtermCheckpointsAndExits130) {
   const auto out = tmp_.path() / "sig-stdout.txt";
   pid_t pid = Spawn({"run", Config(kGood + "max_steps: 100000\n"), "--threads", "1"}, out,

@@ -326,5 +326,43 @@ TEST_F(DaemonWorkerTest, Kill9OfLoradMidJobLosesNothingAndResumesExactly) {
   ExpectGapFree(replay.events(), 1);
 }
 
+TEST_F(DaemonWorkerTest, OutOfMemoryFailsTheJobWithoutRetryAndTheNextJobRuns) {
+  // The same daemon, its worker limited to 2.4 GB of address space.
+  daemon_->Terminate(30s);
+  const auto wrapper = dir_ / "limited-worker.sh";
+  std::ofstream(wrapper) << "#!/bin/sh\nulimit -v 2500000\nexec " << worker_ << " \"$@\"\n";
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  daemon_ = std::make_unique<Daemon>(
+      dir_,
+      "workers: cpu\nworker_binary: " + wrapper.string() +
+          "\nworker_args: [\"--threads\", \"1\"]\nheartbeat_interval_ms: 200\n"
+          "heartbeat_timeout_ms: 5000\n",
+      std::vector<std::string>{});
+  daemon_->Start();
+  stub_ = daemon_->JobStub();
+  // 64 rows × 2048 tokens of long.jsonl repeated: fp32 attention scores of one layer are 4 GiB.
+  std::ofstream big(dir_ / "big.jsonl");
+  for (int i = 0; i < 48; ++i) {
+    std::string text;
+    for (int k = 0; k < 300; ++k) text += "one two three four five six seven eight nine ten ";
+    big << "{\"text\": \"" << text << "\"}\n";
+  }
+  big.close();
+  const std::string oom = SubmitYaml(
+      "base_model: ./model\ndatasets:\n  - path: ./big.jsonl\n    type: completion\n"
+      "sequence_len: 2048\nmicro_batch_size: 64\nlearning_rate: 0.001\nmax_steps: 2\n"
+      "bf16: false\nlora_r: 4\nlora_target_linear: true\nmax_attempts: 3\noutput_dir: ./oom\n");
+  ASSERT_TRUE(WaitFinal(oom, 180s));
+  v1::Job failed = Get(oom);
+  EXPECT_EQ(failed.state(), v1::JOB_STATE_FAILED);
+  EXPECT_EQ(failed.attempt(), 1) << "an out-of-memory job must not be retried";
+  EXPECT_NE(failed.error().find("out of memory"), std::string::npos) << failed.error();
+  EXPECT_NE(failed.error().find("micro_batch_size 64"), std::string::npos) << failed.error();
+  // The worker goes on serving: the next job trains to the end.
+  const std::string next = Submit("after");
+  ASSERT_TRUE(WaitFinal(next, 180s));
+  EXPECT_EQ(Get(next).state(), v1::JOB_STATE_SUCCEEDED) << Get(next).error();
+}
+
 }  // namespace
 }  // namespace lorad::testing

@@ -70,6 +70,14 @@ std::string TrainingJobRunner::SizeSummary() const {
   return s;
 }
 
+std::string TrainingJobRunner::OomAdvice() const {
+  std::vector<std::string> levers = {"lower micro_batch_size (raise gradient_accumulation_steps "
+                                     "to keep the batch)", "lower sequence_len"};
+  if (!config_.gradient_checkpointing) levers.push_back("enable gradient_checkpointing");
+  if (model_ && !env_.bf16) levers.push_back("enable bf16");
+  return absl::StrJoin(levers, ", ");
+}
+
 absl::Status TrainingJobRunner::Run() {
   LORAD_RETURN_IF_ERROR(Prepare());
   if (options_.dry_run) return DryRun();

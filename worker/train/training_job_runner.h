@@ -35,6 +35,8 @@ class TrainingJobRunner {
 
   /// Rough sizes for OOM messages (filled as loading proceeds).
   std::string SizeSummary() const;
+  /// What would shrink the job: only the levers not already pulled.
+  std::string OomAdvice() const;
 
  private:
   absl::Status Prepare();
