@@ -94,6 +94,7 @@ class DaemonWorkerTest : public ::testing::Test {
         "base_model: ./model\ndatasets:\n  - path: ./data.jsonl\n    type: completion\n"
         "sequence_len: 32\nmicro_batch_size: 2\nlearning_rate: 0.001\nmax_steps: 12\n"
         "save_steps: 4\nlogging_steps: 1\nseed: 7\nlora_r: 4\nlora_alpha: 8\n"
+        "eval_steps: 6\neval_prompts: [\"the quick brown\"]\neval_max_new_tokens: 4\n"
         "lora_target_linear: true\noutput_dir: ./" + out + "\n");
   }
   /// A job of ~50 slower steps with dropout (so RNG state matters on resume).
@@ -216,9 +217,13 @@ TEST_F(DaemonWorkerTest, SuccessStreamsToTwoWatchersThenDeleteRemovesTheFiles) {
   const auto eb = b.events();
   ExpectGapFree(ea, 1);
   ASSERT_EQ(ea.size(), eb.size());
-  int steps = 0, checkpoints = 0, finals = 0;
+  int steps = 0, checkpoints = 0, finals = 0, samples = 0;
   for (size_t i = 0; i < ea.size(); ++i) {
     EXPECT_EQ(ea[i].SerializeAsString(), eb[i].SerializeAsString()) << "event " << i;
+    if (ea[i].record_json().find("\"type\":\"sample\"") != std::string::npos) {
+      ++samples;
+      EXPECT_NE(ea[i].record_json().find("the quick brown"), std::string::npos);
+    }
     steps += ea[i].has_step();
     checkpoints += ea[i].has_checkpoint();
     finals += ea[i].has_final_result();
@@ -229,6 +234,7 @@ TEST_F(DaemonWorkerTest, SuccessStreamsToTwoWatchersThenDeleteRemovesTheFiles) {
   EXPECT_EQ(steps, 12);
   EXPECT_EQ(checkpoints, 3);  // steps 4, 8, 12
   EXPECT_EQ(finals, 1);
+  EXPECT_EQ(samples, 2);  // eval_prompts sampled at steps 6 and 12
   EXPECT_EQ(ea.back().state_change().to_state(), v1::JOB_STATE_SUCCEEDED);
   ASSERT_TRUE(std::filesystem::exists(dir_ / "out" / "adapter_model.safetensors"));
 

@@ -15,6 +15,7 @@
 #include "worker/data/batch_collator.h"
 #include "worker/data/data_profile.h"
 #include "worker/data/dataset_builder.h"
+#include "worker/model/generator.h"
 #include "worker/train/adapter_continue.h"
 #include "worker/train/adapter_export.h"
 #include "worker/train/checkpoint_dir.h"
@@ -363,20 +364,23 @@ absl::Status TrainingJobRunner::Train() {
   trainer.set_progress(progress);
   trainer.set_checkpoint_hook(
       [&saver](const TrainingProgress& p, const std::string& why) { return saver.Save(p, why); });
-  if (!dataset_.eval_rows.empty()) {
+  // Each evaluation: the eval set's loss (when there is one) and greedy samples
+  // from eval_prompts (a `sample` record), so a watcher sees the model learn.
+  if (!dataset_.eval_rows.empty() || !config_.eval_prompts.empty()) {
     trainer.set_eval_hook([this](const TrainingProgress& p) -> absl::StatusOr<nlohmann::json> {
+      LORAD_RETURN_IF_ERROR(EmitSamples(p));
+      nlohmann::json record = {{"type", "eval"}, {"step", p.global_step}, {"epoch", p.epoch}};
       BatchCollator collator(dataset_.eval, dataset_.eval_rows, dataset_.pad_id, dataset_.packed);
+      record["eval_rows"] = collator.num_rows();
+      if (collator.num_rows() == 0) return record;
       std::vector<Batch> batches;
       for (int64_t i = 0; i < collator.num_rows(); i += config_.micro_batch_size) {
         batches.push_back(collator.CollateRange(
             i, std::min<int64_t>(collator.num_rows(), i + config_.micro_batch_size)));
       }
       const double loss = EvalLoss(model_, batches, dataset_.packed, env_.device);
-      return nlohmann::json{{"type", "eval"},
-                            {"step", p.global_step},
-                            {"epoch", p.epoch},
-                            {"eval_loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json()},
-                            {"eval_rows", collator.num_rows()}};
+      record["eval_loss"] = std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json();
+      return record;
     });
   }
 
@@ -405,6 +409,20 @@ absl::Status TrainingJobRunner::Train() {
     return absl::CancelledError(absl::StrCat("stopped after step ", trainer.progress().global_step,
                                              "; checkpoint saved in ", config_.output_dir));
   }
+  return absl::OkStatus();
+}
+
+absl::Status TrainingJobRunner::EmitSamples(const TrainingProgress& p) {
+  if (config_.eval_prompts.empty()) return absl::OkStatus();
+  // Sampling draws nothing from the training RNG (greedy), so an exact resume
+  // stays exact whether or not prompts are configured.
+  nlohmann::json samples = nlohmann::json::array();
+  for (const std::string& prompt : config_.eval_prompts) {
+    LORAD_ASSIGN_OR_RETURN(std::string text, GenerateGreedyText(model_, *tokenizer_, prompt,
+                                                                config_.eval_max_new_tokens));
+    samples.push_back({{"prompt", prompt}, {"text", text}});
+  }
+  Emit({{"type", "sample"}, {"step", p.global_step}, {"epoch", p.epoch}, {"samples", samples}});
   return absl::OkStatus();
 }
 

@@ -43,6 +43,8 @@ class TrainingJobRunner {
   absl::Status CheckOutputDir();
   absl::Status PrepareExactResume();
   absl::Status ReadContinueAdapterConfig();
+  /// Greedy generations from eval_prompts as a `sample` record.
+  absl::Status EmitSamples(const TrainingProgress& p);
   absl::Status LoadContinueAdapterWeights();
   absl::Status LoadModel();
   absl::Status DryRun();
