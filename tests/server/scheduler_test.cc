@@ -269,6 +269,21 @@ TEST_F(SchedulerTest, OutputDirOfActiveJobRefusedAndQueueLimit) {
   Submit(a);
   auto dup = sched_->Submit(a, {"alice", false});
   EXPECT_EQ(dup.status().code(), absl::StatusCode::kFailedPrecondition);
+  // Nested either way is refused too; a sibling whose name merely extends it is not.
+  v1::JobSpec inner = Spec("inner");
+  inner.set_config_yaml("x\noutput_dir: /o/shared/run2");
+  auto nested = sched_->Submit(inner, {"alice", false});
+  EXPECT_EQ(nested.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(nested.status().message()).find("overlaps the output_dir of job"),
+            std::string::npos)
+      << nested.status();
+  v1::JobSpec outer = Spec("outer");
+  outer.set_config_yaml("x\noutput_dir: /o");
+  EXPECT_EQ(sched_->Submit(outer, {"alice", false}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  v1::JobSpec sibling = Spec("sibling");
+  sibling.set_config_yaml("x\noutput_dir: /o/shared2");
+  EXPECT_TRUE(sched_->Submit(sibling, {"alice", false}).ok());
   options_.max_queued_jobs = 1;
   MakeScheduler();
   auto full = sched_->Submit(Spec("b"), {"alice", false});
