@@ -154,6 +154,17 @@ std::string FormatEventLine(const v1::JobEvent& e, bool with_seq) {
       const std::string type =
           j.is_object() && j.contains("type") && j["type"].is_string() ? j["type"].get<std::string>()
                                                                        : "record";
+      if (type == "sample" && j.contains("samples") && j["samples"].is_array()) {
+        // What the model writes now, prompt → continuation, one event per line.
+        absl::StrAppend(&line, "sample step=", j.value("step", int64_t{0}), ":");
+        for (const auto& sample : j["samples"]) {
+          if (!sample.is_object()) continue;
+          absl::StrAppend(&line, " ", nlohmann::json(sample.value("prompt", "")).dump(), " → ",
+                          nlohmann::json(sample.value("text", "")).dump(), ";");
+        }
+        if (absl::EndsWith(line, ";")) line.pop_back();
+        break;
+      }
       absl::StrAppend(&line, type, " ", RecordSummary(e.record_json(), type.c_str()));
       break;
     }

@@ -2,15 +2,19 @@
 # The main job, end to end on one machine:
 #   installs what is missing, builds, makes a tiny random-init model, starts
 #   lorad, submits a LoRA fine-tune with loractl and follows it, then continues
-#   the trained adapter with --resume, and finally generates with it.
+#   the trained adapter with --resume, generates with it, and merges it into
+#   the base model (which then generates the same text on its own).
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 bash scripts/install-deps.sh
-LORAD_CMAKE_ARGS="${LORAD_CMAKE_ARGS:-} -DLORAD_BUILD_TESTS=OFF" LORAD_BUILD_DIR=build-demo \
+# Its own build folder without the tests (LORAD_BUILD_DIR=build reuses the test build).
+export LORAD_BUILD_DIR=${LORAD_BUILD_DIR:-build-demo}
+LORAD_CMAKE_ARGS="${LORAD_CMAKE_ARGS:-} -DLORAD_BUILD_TESTS=OFF" LORAD_BUILD_TYPE=${LORAD_BUILD_TYPE:-Release} \
   bash scripts/build.sh
-BIN=$ROOT/build-demo
+B=$ROOT/$LORAD_BUILD_DIR
+WORKER=$B/worker/cli/lorad-worker LORAD=$B/server/lorad LORACTL=$B/client/loractl
 DEMO=$ROOT/demo
 mkdir -p "$DEMO"
 
@@ -18,33 +22,36 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
 
 if [[ ! -f "$ROOT/models/tiny/config.json" ]]; then
   step "lorad-worker init-model --preset tiny --out models/tiny"
-  "$BIN/lorad-worker" init-model --preset tiny --out "$ROOT/models/tiny"
+  "$WORKER" init-model --preset tiny --out "$ROOT/models/tiny"
 fi
 
 step "starting lorad (state in demo/.lorad, one CPU worker)"
 rm -rf "$DEMO/.lorad" "$DEMO/out"
-"$BIN/lorad" --state-dir "$DEMO/.lorad" --listen "unix:$DEMO/.lorad/lorad.sock" \
+"$LORAD" --state-dir "$DEMO/.lorad" --listen "unix:$DEMO/.lorad/lorad.sock" \
   --metrics-address 127.0.0.1:0 --workers cpu 2>"$DEMO/lorad.log" &
 LORAD_PID=$!
 trap 'kill $LORAD_PID 2>/dev/null; wait $LORAD_PID 2>/dev/null || true' EXIT
 export LORAD_ADDRESS="unix:$DEMO/.lorad/lorad.sock"
-for _ in $(seq 100); do "$BIN/loractl" health >/dev/null 2>&1 && break; sleep 0.1; done
-"$BIN/loractl" health
+for _ in $(seq 100); do "$LORACTL" health >/dev/null 2>&1 && break; sleep 0.1; done
+"$LORACTL" health
 
 step "loractl submit examples/tiny-lora.yaml --follow"
-"$BIN/loractl" submit examples/tiny-lora.yaml --name demo-first \
+"$LORACTL" submit examples/tiny-lora.yaml --name demo-first \
   --set output_dir="$DEMO/out/first" --follow
 
 step "loractl submit examples/tiny-lora.yaml --resume demo/out/first --follow  (continue the adapter)"
-"$BIN/loractl" submit examples/tiny-lora.yaml --name demo-continue --resume "$DEMO/out/first" \
+"$LORACTL" submit examples/tiny-lora.yaml --name demo-continue --resume "$DEMO/out/first" \
   --set output_dir="$DEMO/out/continued" --follow
 
 step "loractl list"
-"$BIN/loractl" list
+"$LORACTL" list
 
-if "$BIN/lorad-worker" help 2>/dev/null | grep -q generate; then
-  step "lorad-worker generate models/tiny --adapter demo/out/continued"
-  "$BIN/lorad-worker" generate "$ROOT/models/tiny" --adapter "$DEMO/out/continued" \
-    --prompt "The quick brown fox" --max-new-tokens 24
-fi
-step "done: adapters in demo/out/first and demo/out/continued"
+step "lorad-worker generate models/tiny --adapter demo/out/continued  (greedy, with the adapter)"
+"$WORKER" generate "$ROOT/models/tiny" --adapter "$DEMO/out/continued" --chat-template none \
+  --prompt "The cat sat" --max-new-tokens 24
+
+step "lorad-worker merge models/tiny --adapter demo/out/continued --out demo/merged"
+rm -rf "$DEMO/merged"
+"$WORKER" merge "$ROOT/models/tiny" --adapter "$DEMO/out/continued" --out "$DEMO/merged"
+"$WORKER" generate "$DEMO/merged" --chat-template none --prompt "The cat sat" --max-new-tokens 24
+step "done: adapters in demo/out/first and demo/out/continued, merged model in demo/merged"

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "spdlog/spdlog.h"
 #include "worker/base/status_macros.h"
+#include "worker/config/config_path_policy.h"
 
 namespace lorad {
 
@@ -182,12 +183,16 @@ absl::Status Scheduler::CheckOwner(const JobEntry& e, const Caller& caller) cons
 
 absl::Status Scheduler::CheckOutputDirFree(const std::string& dir,
                                            const std::string& except_id) const {
+  // Nested output dirs collide too: one job's --overwrite, pruning or delete
+  // would remove the other's checkpoints.
   for (const auto& [id, e] : jobs_) {
     if (id == except_id || IsFinal(e.job.state())) continue;
-    if (e.job.output_dir() == dir) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("output_dir: ", dir, " is used by job ", id, " (",
-                       v1::JobState_Name(e.job.state()), "); choose another output_dir"));
+    if (PathsOverlap(e.job.output_dir(), dir)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "output_dir: ", dir,
+          e.job.output_dir() == dir ? " is used by job " : " overlaps the output_dir of job ", id,
+          " (", v1::JobState_Name(e.job.state()), ", ", e.job.output_dir(),
+          "); choose another output_dir"));
     }
   }
   return absl::OkStatus();

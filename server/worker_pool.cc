@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -54,6 +55,9 @@ void WorkerPool::Launch(Proc& p) {
   ls.args.insert(ls.args.end(), options_.extra_args.begin(), options_.extra_args.end());
   // Each GPU worker sees only its own device; a CPU worker sees none.
   ls.env["CUDA_VISIBLE_DEVICES"] = p.spec.cuda_visible_devices;
+  // The worker would re-exec itself to get this (worker/cli/openmp_wait_policy.h);
+  // setting it here saves a second LibTorch start-up.  An operator's choice wins.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) ls.env["OMP_WAIT_POLICY"] = "PASSIVE";
   p.registered = false;
   p.launched_ms = clock_.NowMs();
   auto pid = launcher_.Launch(ls);

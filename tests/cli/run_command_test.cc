@@ -177,6 +177,128 @@ TEST_F(RunCommandTest, UnsupportedArchitectureRefused) {
   ExpectRefused(kGood + "base_model: " + model.string() + "\n", "GPT2LMHeadModel");
 }
 
+TEST_F(RunCommandTest, TokenizerLargerThanTheEmbeddingRefused) {
+  const auto model = tmp_.path() / "short-vocab";
+  std::filesystem::copy(testing::TinyModelDir(), model, std::filesystem::copy_options::recursive);
+  auto cfg = nlohmann::json::parse(testing::ReadText(model / "config.json"));
+  cfg["vocab_size"] = cfg["vocab_size"].get<int64_t>() - 2;
+  testing::WriteText(model / "config.json", cfg.dump());
+  ExpectRefused(kGood + "base_model: " + model.string() + "\n", "has no row for the added tokens");
+}
+
+// The shipped examples train as the README shows them (the tiny preset in
+// place of ../models/tiny, fewer steps): the loss falls and every step is finite.
+class ExampleRunTest : public RunCommandTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(ExampleRunTest, FineTunesTheTinyPreset) {
+  const std::string yaml = std::string(LORAD_SOURCE_DIR) + "/examples/" + GetParam();
+  Result r = RunWorker(tmp_, {"run", yaml, "--set", "base_model=" + testing::TinyModelDir().string(),
+                              "--set", "output_dir=" + (tmp_.path() / "out").string(), "--set",
+                              "max_steps=40", "--set", "logging_steps=1", "--threads", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<double> losses;
+  int evals = 0;
+  for (const auto& rec : Records(r.out)) {
+    if (rec.value("type", "") == "eval") {
+      ++evals;
+      EXPECT_TRUE(rec["eval_loss"].is_number()) << rec.dump();
+    }
+    if (rec.value("type", "") != "step") continue;
+    ASSERT_TRUE(rec["loss"].is_number()) << rec.dump();
+    losses.push_back(rec["loss"].get<double>());
+  }
+  // chat-lora.yaml holds out two conversations and evaluates every 10 steps.
+  if (std::string(GetParam()) == "chat-lora.yaml") {
+    EXPECT_EQ(evals, 4);
+  }
+  ASSERT_EQ(losses.size(), 40u);
+  const double first = (losses[0] + losses[1] + losses[2]) / 3;
+  const double last = (losses[37] + losses[38] + losses[39]) / 3;
+  EXPECT_LT(last, 0.85 * first) << "first " << first << " last " << last;
+  EXPECT_TRUE(std::filesystem::exists(tmp_.path() / "out" / "adapter_model.safetensors"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Examples, ExampleRunTest,
+                         ::testing::Values("tiny-lora.yaml", "alpaca-lora.yaml", "chat-lora.yaml"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           return n.substr(0, n.find('-'));
+                         });
+
+// Disk full while checkpointing: output_dir on a 1 MiB tmpfs (mounted in a
+// user + mount namespace, so no root is needed) that holds one checkpoint of
+// the tiny adapter but not two.  The run fails with a clear error, the
+// previous checkpoint still verifies, and no temporary directory is left.
+TEST_F(RunCommandTest, DiskFullWhileCheckpointingKeepsThePreviousCheckpoint) {
+  if (std::system("unshare --user --map-root-user --mount true >/dev/null 2>&1") != 0) {
+    if (std::getenv("CI")) FAIL() << "unshare --user --mount is not permitted here";
+    GTEST_SKIP() << "this host does not allow user + mount namespaces (unshare)";
+  }
+  const auto disk = tmp_.path() / "disk";
+  const auto copy = tmp_.path() / "copy";
+  std::filesystem::create_directories(disk);
+  const std::string config =
+      Config(kGood + "max_steps: 40\nsave_steps: 1\nsave_total_limit: 0\noutput_dir: " +
+             (disk / "out").string() + "\n");
+  const std::string script =
+      "mount -t tmpfs -o size=1m none " + disk.string() + " && " + kWorker + " run " + config +
+      " --threads 1 > " + (tmp_.path() / "stdout.txt").string() + " 2> " +
+      (tmp_.path() / "stderr.txt").string() + "; echo $? > " + (tmp_.path() / "rc.txt").string() +
+      "; cp -a " + (disk / "out").string() + " " + copy.string();
+  const std::string cmd = "unshare --user --map-root-user --mount sh -c '" + script + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::string err = testing::ReadText(tmp_.path() / "stderr.txt");
+  EXPECT_EQ(std::stoi(testing::ReadText(tmp_.path() / "rc.txt")), 1) << err;
+  EXPECT_NE(err.find("No space left on device"), std::string::npos) << err;
+  // The newest checkpoint left behind is complete, and nothing half-written remains.
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(copy)) {
+    names.push_back(e.path().filename().string());
+  }
+  int checkpoints = 0;
+  for (const auto& n : names) {
+    EXPECT_EQ(n.find("tmp"), std::string::npos) << "left behind: " << n;
+    checkpoints += n.rfind("checkpoint-", 0) == 0;
+  }
+  ASSERT_GE(checkpoints, 1) << "the disk did not even hold one checkpoint";
+  Result resume = RunWorker(tmp_, {"run", config, "--resume", "auto", "--dry-run", "--set",
+                                   "output_dir=" + copy.string(), "--threads", "1"});
+  EXPECT_EQ(resume.code, 0) << resume.err;
+  EXPECT_NE(resume.err.find("exact resume"), std::string::npos) << resume.err;
+}
+
+// A job sized past the memory the process may use (ulimit -v): exit 1 with a
+// message naming memory, the job's sizes and what would shrink it.
+TEST_F(RunCommandTest, OutOfMemoryIsAClearFailure) {
+  std::string data;
+  const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"};
+  for (int row = 0; row < 48; ++row) {
+    std::string text;
+    for (int w = 0; w < 3000; ++w) text += std::string(words[(row * 7 + w * 3) % 10]) + " ";
+    data += nlohmann::json({{"text", text}}).dump() + "\n";
+  }
+  testing::WriteText(tmp_.path() / "long.jsonl", data);
+  // 64 rows × 2048 tokens: one layer's fp32 attention scores alone are 4 GiB.
+  const std::string config = Config(
+      "lora_r: 4\nlora_target_linear: true\nlearning_rate: 0.01\nbf16: false\n"
+      "sequence_len: 2048\nmicro_batch_size: 64\nmax_steps: 1\n"
+      "datasets:\n  - path: " + (tmp_.path() / "long.jsonl").string() + "\n    type: completion\n");
+  const std::string cmd = "ulimit -v 2500000 && exec " + kWorker + " run " + config +
+                          " --threads 1 > " + (tmp_.path() / "stdout.txt").string() + " 2> " +
+                          (tmp_.path() / "stderr.txt").string();
+  const int rc = std::system(("sh -c '" + cmd + "'").c_str());
+  const std::string err = testing::ReadText(tmp_.path() / "stderr.txt");
+  ASSERT_TRUE(WIFEXITED(rc)) << err;
+  EXPECT_EQ(WEXITSTATUS(rc), 1) << err;
+  for (const char* needle : {"out of memory", "micro_batch_size 64 × sequence_len 2048",
+                             "enable gradient_checkpointing", "enable bf16"}) {
+    EXPECT_NE(err.find(needle), std::string::npos) << "stderr lacks '" << needle << "':\n" << err;
+  }
+  const auto records = Records(testing::ReadText(tmp_.path() / "stdout.txt"));
+  ASSERT_FALSE(records.empty());
+  EXPECT_EQ(records.back().value("code", ""), "RESOURCE_EXHAUSTED") << records.back().dump();
+}
+
 TEST_F(RunCommandTest, SigtermCheckpointsAndExits130) {
   const auto out = tmp_.path() / "sig-stdout.txt";
   pid_t pid = Spawn({"run", Config(kGood + "max_steps: 100000\n"), "--threads", "1"}, out,

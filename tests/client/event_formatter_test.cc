@@ -68,6 +68,11 @@ TEST(EventFormatterTest, EveryKindOnOneLine) {
   v1::JobEvent r = Event(8);
   r.set_record_json(R"({"type":"data_drift","js":0.31,"verdict":"warn"})");
   EXPECT_EQ(FormatEventLine(r, false), "data_drift js=0.31 verdict=warn");
+  v1::JobEvent sample = Event(9);
+  sample.set_record_json(
+      R"({"type":"sample","step":40,"samples":[{"prompt":"The cat","text":" sat\non"},{"prompt":"One","text":", two"}]})");
+  EXPECT_EQ(FormatEventLine(sample, false),
+            R"(sample step=40: "The cat" → " sat\non"; "One" → ", two")");
 }
 
 TEST(EventFormatterTest, ResumeShowsTheProbeCheck) {

@@ -1,7 +1,8 @@
 // The real lorad with real `lorad-worker serve` processes training a tiny
-// model (issue 4 "Done when"): success with streamed steps/checkpoints, and a
-// kill -9 of the worker mid-job followed by an exact resume whose final
-// adapter is byte-identical to an uninterrupted run.
+// model (issue 4 "Done when"): success streamed to two watchers, then delete;
+// cancel, then retry resuming exactly; kill -9 of the worker and kill -9 of
+// lorad mid-job, each followed by an exact resume whose final adapter is
+// byte-identical to an uninterrupted run, with gap-free event sequences.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -64,6 +65,15 @@ class DaemonWorkerTest : public ::testing::Test {
       data << "{\"text\": \"the quick brown fox jumps over the lazy dog " << i % 4 << "\"}\n";
     }
     data.close();
+    // Rows of ~250 tokens: steps of ~1k tokens take long enough (~0.1 s) for a
+    // cancel or a kill to land mid-job.
+    std::ofstream long_data(dir_ / "long.jsonl");
+    for (int i = 0; i < 32; ++i) {
+      std::string text;
+      for (int k = 0; k < 20; ++k) text += "the quick brown fox jumps over the lazy dog " + std::to_string((i + k) % 7) + ". ";
+      long_data << "{\"text\": \"" << text << "\"}\n";
+    }
+    long_data.close();
     daemon_ = std::make_unique<Daemon>(
         dir_,
         "workers: cpu\nworker_binary: " + worker_ +
@@ -80,14 +90,26 @@ class DaemonWorkerTest : public ::testing::Test {
   }
 
   std::string Submit(const std::string& out) {
-    v1::SubmitJobRequest req;
-    auto* s = req.mutable_spec();
-    s->set_config_dir(dir_.string());
-    s->set_config_yaml(
+    return SubmitYaml(
         "base_model: ./model\ndatasets:\n  - path: ./data.jsonl\n    type: completion\n"
         "sequence_len: 32\nmicro_batch_size: 2\nlearning_rate: 0.001\nmax_steps: 12\n"
         "save_steps: 4\nlogging_steps: 1\nseed: 7\nlora_r: 4\nlora_alpha: 8\n"
+        "eval_steps: 6\neval_prompts: [\"the quick brown\"]\neval_max_new_tokens: 4\n"
         "lora_target_linear: true\noutput_dir: ./" + out + "\n");
+  }
+  /// A job of ~50 slower steps with dropout (so RNG state matters on resume).
+  std::string SubmitLong(const std::string& out) {
+    return SubmitYaml(
+        "base_model: ./model\ndatasets:\n  - path: ./long.jsonl\n    type: completion\n"
+        "sequence_len: 128\nmicro_batch_size: 8\nlearning_rate: 0.002\nmax_steps: 48\n"
+        "save_steps: 4\nlogging_steps: 1\nseed: 11\nlora_r: 4\nlora_alpha: 8\n"
+        "lora_dropout: 0.1\nlora_target_linear: true\noutput_dir: ./" + out + "\n");
+  }
+  std::string SubmitYaml(const std::string& yaml) {
+    v1::SubmitJobRequest req;
+    auto* s = req.mutable_spec();
+    s->set_config_dir(dir_.string());
+    s->set_config_yaml(yaml);
     v1::SubmitJobResponse resp;
     grpc::ClientContext ctx;
     grpc::Status st = stub_->SubmitJob(&ctx, req, &resp);
@@ -101,6 +123,24 @@ class DaemonWorkerTest : public ::testing::Test {
     v1::Job job;
     (void)stub_->GetJob(&ctx, req, &job);
     return job;
+  }
+  static bool SawCheckpoint(Watcher& w) {
+    for (const auto& e : w.events()) {
+      if (e.has_checkpoint()) return true;
+    }
+    return false;
+  }
+  static void ExpectGapFree(const std::vector<v1::JobEvent>& events, int64_t first) {
+    for (size_t i = 0; i < events.size(); ++i) {
+      ASSERT_EQ(events[i].seq(), first + static_cast<int64_t>(i)) << "event " << i;
+    }
+  }
+  /// The uninterrupted run of SubmitLong, for byte comparisons.
+  std::string ReferenceAdapter() {
+    const std::string id = SubmitLong("ref");
+    EXPECT_TRUE(WaitFinal(id, 300s));
+    EXPECT_EQ(Get(id).state(), v1::JOB_STATE_SUCCEEDED) << Get(id).error();
+    return ReadAll(dir_ / "ref" / "adapter_model.safetensors");
   }
   bool WaitFinal(const std::string& id, std::chrono::seconds timeout) {
     return WaitFor([&] {
@@ -163,6 +203,171 @@ TEST_F(DaemonWorkerTest, Kill9OfWorkerMidJobResumesExactly) {
     }
   }
   EXPECT_TRUE(requeued_with_reason);
+}
+
+TEST_F(DaemonWorkerTest, SuccessStreamsToTwoWatchersThenDeleteRemovesTheFiles) {
+  const std::string id = Submit("out");
+  Watcher a(*stub_, id, 0);
+  Watcher b(*stub_, id, 0);
+  ASSERT_TRUE(WaitFinal(id, 180s));
+  ASSERT_EQ(Get(id).state(), v1::JOB_STATE_SUCCEEDED) << Get(id).error();
+  ASSERT_TRUE(a.Wait(10s).ok());
+  ASSERT_TRUE(b.Wait(10s).ok());
+  const auto ea = a.events();
+  const auto eb = b.events();
+  ExpectGapFree(ea, 1);
+  ASSERT_EQ(ea.size(), eb.size());
+  int steps = 0, checkpoints = 0, finals = 0, samples = 0;
+  for (size_t i = 0; i < ea.size(); ++i) {
+    EXPECT_EQ(ea[i].SerializeAsString(), eb[i].SerializeAsString()) << "event " << i;
+    if (ea[i].record_json().find("\"type\":\"sample\"") != std::string::npos) {
+      ++samples;
+      EXPECT_NE(ea[i].record_json().find("the quick brown"), std::string::npos);
+    }
+    steps += ea[i].has_step();
+    checkpoints += ea[i].has_checkpoint();
+    finals += ea[i].has_final_result();
+    if (ea[i].has_step()) {
+      EXPECT_EQ(ea[i].step().total_steps(), 12);
+    }
+  }
+  EXPECT_EQ(steps, 12);
+  EXPECT_EQ(checkpoints, 3);  // steps 4, 8, 12
+  EXPECT_EQ(finals, 1);
+  EXPECT_EQ(samples, 2);  // eval_prompts sampled at steps 6 and 12
+  EXPECT_EQ(ea.back().state_change().to_state(), v1::JOB_STATE_SUCCEEDED);
+  ASSERT_TRUE(std::filesystem::exists(dir_ / "out" / "adapter_model.safetensors"));
+
+  grpc::ClientContext ctx;
+  v1::DeleteJobRequest req;
+  req.set_job_id(id);
+  req.set_delete_files(true);
+  v1::DeleteJobResponse resp;
+  ASSERT_TRUE(stub_->DeleteJob(&ctx, req, &resp).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out"));
+  grpc::ClientContext ctx2;
+  v1::GetJobRequest get;
+  get.set_job_id(id);
+  v1::Job gone;
+  EXPECT_EQ(stub_->GetJob(&ctx2, get, &gone).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(DaemonWorkerTest, CancelStopsWithACheckpointThenRetryResumesExactly) {
+  const std::string reference = ReferenceAdapter();
+  const std::string id = SubmitLong("job");
+  Watcher w(*stub_, id, 0);
+  ASSERT_TRUE(WaitFor([&] { return SawCheckpoint(w); }, 180s));
+  {
+    grpc::ClientContext ctx;
+    v1::CancelJobRequest req;
+    req.set_job_id(id);
+    v1::Job j;
+    ASSERT_TRUE(stub_->CancelJob(&ctx, req, &j).ok());
+  }
+  ASSERT_TRUE(WaitFinal(id, 180s));
+  ASSERT_EQ(Get(id).state(), v1::JOB_STATE_CANCELLED) << "the job ended before the cancel landed";
+  const int64_t stopped_at = Get(id).last_step();
+  EXPECT_LT(stopped_at, 48);
+  // The cancel checkpointed where it stopped; no final adapter yet.
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "job" / ("checkpoint-" + std::to_string(stopped_at))));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "job" / "adapter_model.safetensors"));
+  {
+    grpc::ClientContext ctx;
+    v1::RetryJobRequest req;
+    req.set_job_id(id);
+    v1::Job j;
+    ASSERT_TRUE(stub_->RetryJob(&ctx, req, &j).ok());
+  }
+  ASSERT_TRUE(WaitFinal(id, 300s));
+  v1::Job job = Get(id);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  EXPECT_EQ(job.attempt(), 2);
+  EXPECT_EQ(ReadAll(dir_ / "job" / "adapter_model.safetensors"), reference);
+  Watcher all(*stub_, id, 0);
+  ASSERT_TRUE(all.Wait(10s).ok());
+  ExpectGapFree(all.events(), 1);
+  bool exact = false;
+  for (const auto& e : all.events()) {
+    if (e.has_resume() && e.resume().record_json().find("\"exact\"") != std::string::npos) {
+      exact = e.resume().step() == stopped_at;
+    }
+  }
+  EXPECT_TRUE(exact) << "attempt 2 did not resume exactly from step " << stopped_at;
+}
+
+TEST_F(DaemonWorkerTest, Kill9OfLoradMidJobLosesNothingAndResumesExactly) {
+  const std::string reference = ReferenceAdapter();
+  const std::string id = SubmitLong("job");
+  int64_t seen_seq = 0;
+  int64_t old_worker = 0;
+  {
+    Watcher w(*stub_, id, 0);
+    ASSERT_TRUE(WaitFor([&] { return SawCheckpoint(w); }, 180s));
+    grpc::ClientContext ctx;
+    v1::ListWorkersResponse workers;
+    ASSERT_TRUE(stub_->ListWorkers(&ctx, v1::ListWorkersRequest(), &workers).ok());
+    ASSERT_EQ(workers.workers_size(), 1);
+    old_worker = workers.workers(0).pid();
+    seen_seq = w.events().back().seq();
+    daemon_->Kill9();
+    EXPECT_FALSE(w.Wait(10s).ok());  // the stream broke with the daemon
+  }
+  // The orphaned worker is told to stop (parent-death signal), checkpoints and
+  // exits; it never trains alongside the next attempt.
+  ASSERT_TRUE(WaitFor([&] { return kill(static_cast<pid_t>(old_worker), 0) != 0; }, 60s))
+      << "the old worker " << old_worker << " outlived lorad";
+  daemon_->Start();
+  stub_ = daemon_->JobStub();
+  Watcher resumed(*stub_, id, seen_seq);
+  ASSERT_TRUE(WaitFinal(id, 300s));
+  v1::Job job = Get(id);
+  ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
+  EXPECT_EQ(job.attempt(), 2);
+  EXPECT_EQ(ReadAll(dir_ / "job" / "adapter_model.safetensors"), reference);
+  ASSERT_TRUE(resumed.Wait(10s).ok());
+  ASSERT_FALSE(resumed.events().empty());
+  ExpectGapFree(resumed.events(), seen_seq + 1);
+  Watcher replay(*stub_, id, 0);
+  ASSERT_TRUE(replay.Wait(10s).ok());
+  ExpectGapFree(replay.events(), 1);
+}
+
+TEST_F(DaemonWorkerTest, OutOfMemoryFailsTheJobWithoutRetryAndTheNextJobRuns) {
+  // The same daemon, its worker limited to 2.4 GB of address space.
+  daemon_->Terminate(30s);
+  const auto wrapper = dir_ / "limited-worker.sh";
+  std::ofstream(wrapper) << "#!/bin/sh\nulimit -v 2500000\nexec " << worker_ << " \"$@\"\n";
+  std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+  daemon_ = std::make_unique<Daemon>(
+      dir_,
+      "workers: cpu\nworker_binary: " + wrapper.string() +
+          "\nworker_args: [\"--threads\", \"1\"]\nheartbeat_interval_ms: 200\n"
+          "heartbeat_timeout_ms: 5000\n",
+      std::vector<std::string>{});
+  daemon_->Start();
+  stub_ = daemon_->JobStub();
+  // 64 rows × 2048 tokens of long.jsonl repeated: fp32 attention scores of one layer are 4 GiB.
+  std::ofstream big(dir_ / "big.jsonl");
+  for (int i = 0; i < 48; ++i) {
+    std::string text;
+    for (int k = 0; k < 300; ++k) text += "one two three four five six seven eight nine ten ";
+    big << "{\"text\": \"" << text << "\"}\n";
+  }
+  big.close();
+  const std::string oom = SubmitYaml(
+      "base_model: ./model\ndatasets:\n  - path: ./big.jsonl\n    type: completion\n"
+      "sequence_len: 2048\nmicro_batch_size: 64\nlearning_rate: 0.001\nmax_steps: 2\n"
+      "bf16: false\nlora_r: 4\nlora_target_linear: true\nmax_attempts: 3\noutput_dir: ./oom\n");
+  ASSERT_TRUE(WaitFinal(oom, 180s));
+  v1::Job failed = Get(oom);
+  EXPECT_EQ(failed.state(), v1::JOB_STATE_FAILED);
+  EXPECT_EQ(failed.attempt(), 1) << "an out-of-memory job must not be retried";
+  EXPECT_NE(failed.error().find("out of memory"), std::string::npos) << failed.error();
+  EXPECT_NE(failed.error().find("micro_batch_size 64"), std::string::npos) << failed.error();
+  // The worker goes on serving: the next job trains to the end.
+  const std::string next = Submit("after");
+  ASSERT_TRUE(WaitFinal(next, 180s));
+  EXPECT_EQ(Get(next).state(), v1::JOB_STATE_SUCCEEDED) << Get(next).error();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "worker/model/causal_lm.h"
 #include "worker/model/init_model.h"
 #include "worker/model/model_layout.h"
+#include "worker/tokenizer/tokenizer.h"
 
 namespace lorad {
 namespace {
@@ -41,6 +42,10 @@ TEST(InitModelTest, TinyIsDeterministicAndLoads) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->architecture_name, "LlamaForCausalLM");
   EXPECT_LT(config->num_key_value_heads, config->num_attention_heads);  // GQA on purpose
+  // Every token of the tokenizer, the ChatML ones included, has an embedding row.
+  auto tokenizer = Tokenizer::LoadFromDir(a.out);
+  ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+  EXPECT_EQ((*tokenizer)->vocab_size(), config->vocab_size);
   const int64_t params = CountBaseParameters(*config);
   EXPECT_GT(params, 100000);
   EXPECT_LT(params, 1000000);

@@ -1,5 +1,5 @@
-// Issue 7's "done when": the real lorad, training a tiny job through the real
-// `lorad-worker serve` code (fake-lorad-worker: a fast fake trainer), scraped
+// Issue 7's "done when": the real lorad, training a tiny job with the real
+// `lorad-worker serve` (the tiny preset, made by `lorad-worker init-model`), scraped
 // by Debian's real prometheus server with deploy/prometheus/alerts.yml loaded.
 // Through Prometheus' HTTP API the test finds the job's loss series moving,
 // the job counters right and the per-job series gone after the job ends;
@@ -33,6 +33,7 @@ using nlohmann::json;
 
 constexpr const char* kPrometheus = "/usr/bin/prometheus";
 constexpr const char* kPromtool = "/usr/bin/promtool";
+const std::string kWorker = std::string(LORAD_BINARY_DIR) + "/worker/cli/lorad-worker";
 
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -161,9 +162,17 @@ class PrometheusLiveTest : public ::testing::Test {
     }
     dir_ = fs::temp_directory_path() / ("lorad-prom-" + std::to_string(getpid()));
     fs::remove_all(dir_);
-    fs::create_directories(dir_ / "model");
-    std::ofstream(dir_ / "model" / "config.json") << "{}";
-    std::ofstream(dir_ / "data.jsonl") << "{\"text\": \"hello\"}\n";
+    fs::create_directories(dir_);
+    const std::string init = kWorker + " init-model --preset tiny --out " + (dir_ / "model").string() +
+                             " > " + (dir_ / "init.log").string() + " 2>&1";
+    ASSERT_EQ(std::system(init.c_str()), 0) << ReadAll(dir_ / "init.log");
+    // Rows of ~250 tokens: a step of 8 × 128 tokens takes ~0.1 s on one thread.
+    std::ofstream data(dir_ / "data.jsonl");
+    for (int i = 0; i < 32; ++i) {
+      std::string text;
+      for (int k = 0; k < 20; ++k) text += "a tiny model learns to count " + std::to_string((i + k) % 9) + ". ";
+      data << "{\"text\": \"" << text << "\"}\n";
+    }
   }
   void TearDown() override {
     stub_.reset();
@@ -176,8 +185,8 @@ class PrometheusLiveTest : public ::testing::Test {
   void StartLorad() {
     daemon_ = std::make_unique<Daemon>(
         dir_,
-        "workers: cpu\nworker_binary: " + std::string(LORAD_BINARY_DIR) +
-            "/tests/integration/fake-lorad-worker\nheartbeat_interval_ms: 200\n"
+        "workers: cpu\nworker_binary: " + kWorker +
+            "\nworker_args: [\"--threads\", \"1\"]\nheartbeat_interval_ms: 200\n"
             "heartbeat_timeout_ms: 5000\n",
         std::vector<std::string>{});
     daemon_->Start();
@@ -229,7 +238,8 @@ class PrometheusLiveTest : public ::testing::Test {
     v1::SubmitJobRequest req;
     req.mutable_spec()->set_config_dir(dir_.string());
     req.mutable_spec()->set_config_yaml(
-        "base_model: ./model\ndatasets:\n  - path: ./data.jsonl\nlearning_rate: 0.001\n"
+        "base_model: ./model\ndatasets:\n  - path: ./data.jsonl\n    type: completion\n"
+        "sequence_len: 128\nmicro_batch_size: 8\nlearning_rate: 0.002\n"
         "lora_target_linear: true\nmax_steps: " + std::to_string(steps) +
         "\nsave_steps: 50\noutput_dir: ./out\n");
     v1::SubmitJobResponse resp;
@@ -295,8 +305,8 @@ TEST_F(PrometheusLiveTest, ScrapesTrainingJobDashboardAndAlertsEvaluate) {
       << "prometheus never scraped lorad at " << daemon_->metrics_address() << "\n"
       << prometheus_->Log();
 
-  // 200 fake steps of ~60 ms: ~12 s of training, a dozen scrapes.
-  const std::string id = Submit(200);
+  // 120 real steps of ~0.1 s: ~12 s of training, a dozen scrapes.
+  const std::string id = Submit(120);
   ASSERT_FALSE(id.empty());
   const std::string sel = "lorad_train_loss{job_id=\"" + id + "\"}";
 
@@ -307,6 +317,13 @@ TEST_F(PrometheusLiveTest, ScrapesTrainingJobDashboardAndAlertsEvaluate) {
   }, 60s)) << "loss of job " << id << " not moving in Prometheus; state " << State(id);
   EXPECT_TRUE(One("sum(lorad_job_submissions_total)", [](double v) { return v >= 1; }));
   EXPECT_TRUE(One("lorad_jobs{state=\"running\"}", [](double v) { return v == 1; }));
+  // A CPU worker reports its resident memory as the job's device memory.
+  EXPECT_TRUE(WaitFor([&] {
+    return One("lorad_train_device_memory_bytes{job_id=\"" + id + "\"}",
+               [](double v) { return v > 50e6; }) &&
+           One("lorad_train_device_memory_peak_bytes{job_id=\"" + id + "\"}",
+               [](double v) { return v > 50e6; });
+  }, 30s)) << "no device memory for job " << id;
 
   // promtool's lint on a live scrape taken while the job's series exist.
   HttpResponse scrape = Get(daemon_->metrics_address(), "/metrics");

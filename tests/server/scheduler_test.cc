@@ -3,6 +3,8 @@
 #include "server/scheduler.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdlib>
 #include <signal.h>
 
 #include <algorithm>
@@ -267,6 +269,21 @@ TEST_F(SchedulerTest, OutputDirOfActiveJobRefusedAndQueueLimit) {
   Submit(a);
   auto dup = sched_->Submit(a, {"alice", false});
   EXPECT_EQ(dup.status().code(), absl::StatusCode::kFailedPrecondition);
+  // Nested either way is refused too; a sibling whose name merely extends it is not.
+  v1::JobSpec inner = Spec("inner");
+  inner.set_config_yaml("x\noutput_dir: /o/shared/run2");
+  auto nested = sched_->Submit(inner, {"alice", false});
+  EXPECT_EQ(nested.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(nested.status().message()).find("overlaps the output_dir of job"),
+            std::string::npos)
+      << nested.status();
+  v1::JobSpec outer = Spec("outer");
+  outer.set_config_yaml("x\noutput_dir: /o");
+  EXPECT_EQ(sched_->Submit(outer, {"alice", false}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  v1::JobSpec sibling = Spec("sibling");
+  sibling.set_config_yaml("x\noutput_dir: /o/shared2");
+  EXPECT_TRUE(sched_->Submit(sibling, {"alice", false}).ok());
   options_.max_queued_jobs = 1;
   MakeScheduler();
   auto full = sched_->Submit(Spec("b"), {"alice", false});
@@ -418,7 +435,11 @@ TEST_F(SchedulerTest, WorkerAuthentication) {
   po.scheduler_address = "unix:/tmp/x.sock";
   WorkerPool pool(launcher, clock_, &metrics_, po);
   MakeScheduler(&pool);
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const std::string saved = policy ? policy : "";
+  ::unsetenv("OMP_WAIT_POLICY");  // lorad's own environment leaves the choice to it
   pool.Start({{"local-0", ""}});
+  if (policy) ::setenv("OMP_WAIT_POLICY", saved.c_str(), 1);
   ASSERT_EQ(launcher.launches.size(), 1u);
   const auto& args = launcher.launches[0].args;
   auto tok = std::find(args.begin(), args.end(), "--startup-token");
@@ -430,6 +451,7 @@ TEST_F(SchedulerTest, WorkerAuthentication) {
   local.set_startup_token(*(tok + 1));
   EXPECT_TRUE(sched_->ConnectWorker(link, local).ok());
   EXPECT_EQ(launcher.launches[0].env.at("CUDA_VISIBLE_DEVICES"), "");
+  EXPECT_EQ(launcher.launches[0].env.at("OMP_WAIT_POLICY"), "PASSIVE");
 }
 
 TEST_F(SchedulerTest, WorkerPoolRestartsWithBackoffAndKillsUnregistered) {

@@ -170,5 +170,39 @@ TEST(TrainingJobTest, StopThenResumeIsBitIdenticalBf16) {
   ExpectBitExactResume(true);
 }
 
+TEST(TrainingJobTest, EvalPromptsAreSampledAtEachEvaluationWithoutChangingTraining) {
+  TempDir tmp("samples");
+  testing::WriteRepetitiveDataset(tmp.path() / "data.jsonl", 12);
+  const std::string common =
+      "lora_r: 4\nlora_target_linear: true\nlora_dropout: 0.1\nlearning_rate: 0.01\n"
+      "micro_batch_size: 2\nmax_steps: 10\neval_steps: 5\nbf16: false\n";
+  auto plain = Load(testing::WriteConfig(tmp.path(), tmp.path() / "data.jsonl",
+                                         common + "output_dir: " + (tmp.path() / "a").string() + "\n",
+                                         "a.yaml"));
+  auto sampled = Load(testing::WriteConfig(
+      tmp.path(), tmp.path() / "data.jsonl",
+      common + "eval_max_new_tokens: 8\neval_prompts: [\"the cat\", \"one two\"]\noutput_dir: " +
+          (tmp.path() / "b").string() + "\n",
+      "b.yaml"));
+  ASSERT_TRUE(plain.ok() && sampled.ok()) << plain.status() << sampled.status();
+  std::atomic<bool> stop{false};
+  CapturingObserver a, b;
+  ASSERT_TRUE(RunTrainingJob(*plain, Opts(), a, stop).ok());
+  ASSERT_TRUE(RunTrainingJob(*sampled, Opts(), b, stop).ok());
+  const auto samples = b.OfType("sample");
+  ASSERT_EQ(samples.size(), 2u);  // steps 5 and 10
+  EXPECT_EQ(samples[0]["step"], 5);
+  EXPECT_EQ(samples[1]["step"], 10);
+  for (const auto& rec : samples) {
+    ASSERT_EQ(rec["samples"].size(), 2u);
+    EXPECT_EQ(rec["samples"][0]["prompt"], "the cat");
+    EXPECT_FALSE(rec["samples"][0]["text"].get<std::string>().empty());
+  }
+  EXPECT_TRUE(a.OfType("sample").empty());
+  // Greedy sampling in eval mode draws nothing from the training RNG (dropout
+  // is on): the training losses are identical with and without prompts.
+  EXPECT_EQ(StepLosses(a), StepLosses(b));
+}
+
 }  // namespace
 }  // namespace lorad

@@ -28,7 +28,9 @@ class Fd {
   int fd_;
 };
 
-absl::Status WriteAll(int fd, std::string_view data, const std::filesystem::path& path) {
+}  // namespace
+
+absl::Status WriteAllToFd(int fd, std::string_view data, const std::filesystem::path& path) {
   const char* p = data.data();
   size_t left = data.size();
   while (left > 0) {
@@ -42,8 +44,6 @@ absl::Status WriteAll(int fd, std::string_view data, const std::filesystem::path
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::Status ErrnoToStatus(int err, std::string_view what, const std::filesystem::path& path) {
   std::string msg = absl::StrCat(std::string(what), " ", path.string(), ": ", std::strerror(err));
@@ -95,7 +95,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path,
 absl::Status WriteFileDurably(const std::filesystem::path& path, std::string_view data) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (fd.get() < 0) return ErrnoToStatus(errno, "create", path);
-  if (auto s = WriteAll(fd.get(), data, path); !s.ok()) return s;
+  if (auto s = WriteAllToFd(fd.get(), data, path); !s.ok()) return s;
   if (::fsync(fd.get()) != 0) return ErrnoToStatus(errno, "fsync", path);
   if (::close(fd.release()) != 0) return ErrnoToStatus(errno, "close", path);
   return absl::OkStatus();

@@ -26,6 +26,10 @@ absl::Status WriteFileDurably(const std::filesystem::path& path, std::string_vie
 /// fsyncs a directory so that renames/creations inside it are durable.
 absl::Status FsyncDirectory(const std::filesystem::path& dir);
 
+/// write(2) until all of `data` is written (EINTR retried); `path` names the
+/// file in errors.
+absl::Status WriteAllToFd(int fd, std::string_view data, const std::filesystem::path& path);
+
 /// errno → absl::Status with the operation and path in the message.
 absl::Status ErrnoToStatus(int err, std::string_view what, const std::filesystem::path& path);
 

@@ -9,6 +9,8 @@ int InitModelCommand(int argc, char** argv);  // init_model_command.cc
 int TokenizeCommand(int argc, char** argv);   // tokenize_command.cc
 int PreprocessCommand(int argc, char** argv); // preprocess_command.cc
 int VersionCommand(int argc, char** argv);    // version_command.cc
+int GenerateCommand(int argc, char** argv);   // generate_command.cc
+int MergeCommand(int argc, char** argv);      // merge_command.cc
 int ServeCommand(int argc, char** argv);      // worker/serve/serve_command.cc (service builds)
 
 }  // namespace lorad

@@ -17,11 +17,16 @@ void PrintUsage(FILE* out) {
                "  init-model --preset tiny|bench-100m --out DIR [--seed S]\n"
                "  tokenize MODEL_DIR [--no-special]      (stdin → JSON array of ids)\n"
                "  preprocess CONFIG.yaml [--show N] [-o json] [--set k=v]...  (tokenize the data, show rows)\n"
+               "  generate MODEL_DIR [--adapter DIR] (--prompt TEXT | --prompts FILE.jsonl)\n"
+               "                  [--chat-template NAME] [--max-new-tokens N] [--temperature T]\n"
+               "                  [--top-p P] [--top-k K] [--seed S] [--device D] [-o json]\n"
+               "  merge MODEL_DIR --adapter DIR --out DIR [--dtype bf16|f16|f32]\n"
+               "                  [--max-shard-size 2GB] [--force]   (adapter into the base weights)\n"
 #ifdef LORAD_WITH_SERVE
                "  serve --scheduler ADDR [--token-file F] (run jobs for lorad)\n"
 #endif
                "  version\n\n"
-               "exit codes: 0 ok, 1 training failed, 2 bad config or input, 130 interrupted\n");
+               "exit codes: 0 ok, 1 failed, 2 bad config or input, 130 interrupted\n");
 }
 
 }  // namespace
@@ -42,6 +47,8 @@ int main(int argc, char** argv) {
   if (cmd == "init-model") return lorad::InitModelCommand(argc - 1, argv + 1);
   if (cmd == "tokenize") return lorad::TokenizeCommand(argc - 1, argv + 1);
   if (cmd == "preprocess") return lorad::PreprocessCommand(argc - 1, argv + 1);
+  if (cmd == "generate") return lorad::GenerateCommand(argc - 1, argv + 1);
+  if (cmd == "merge") return lorad::MergeCommand(argc - 1, argv + 1);
 #ifdef LORAD_WITH_SERVE
   if (cmd == "serve") return lorad::ServeCommand(argc - 1, argv + 1);
 #endif

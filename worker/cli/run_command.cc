@@ -15,8 +15,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
-#include "spdlog/sinks/stdout_color_sinks.h"
 #include "spdlog/spdlog.h"
+#include "worker/base/stderr_logging.h"
+#include "worker/cli/cli_util.h"
 #include "worker/cli/commands.h"
 #include "worker/config/config_loader.h"
 #include "worker/train/training_job.h"
@@ -103,33 +104,10 @@ class JsonLinesObserver : public TrainerObserver {
   double tps_ = 0;
 };
 
-int ExitCodeFor(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kOk: return 0;
-    case absl::StatusCode::kCancelled: return 130;
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kUnimplemented:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kDataLoss:
-    case absl::StatusCode::kOutOfRange:
-      return 2;
-    default: return 1;
-  }
-}
-
-void SetUpLogging() {
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(spdlog::color_mode::automatic);
-  auto logger = std::make_shared<spdlog::logger>("lorad-worker", sink);
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  spdlog::set_default_logger(logger);
-}
-
 }  // namespace
 
 int RunCommand(int argc, char** argv) {
-  SetUpLogging();
+  LogToStderr();
   std::string config_path;
   std::vector<std::string> sets;
   RunOptions options;

@@ -35,6 +35,13 @@ bool IsWithin(const fs::path& inner, const fs::path& outer) {
 
 }  // namespace
 
+bool PathsOverlap(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;
+  const fs::path ca = Canonical(a);
+  const fs::path cb = Canonical(b);
+  return IsWithin(ca, cb) || IsWithin(cb, ca);
+}
+
 size_t ValidUtf8PrefixLength(std::string_view s) {
   size_t i = 0;
   const size_t n = s.size();

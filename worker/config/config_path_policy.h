@@ -22,6 +22,11 @@ namespace lorad {
 absl::Status CheckPathsUnderRoots(const TrainConfig& config,
                                   const std::vector<std::string>& allowed_roots);
 
+/// True when one path is the other or lies inside it, after resolving symlinks
+/// (component-wise: /data2 does not overlap /data).  Two jobs whose output
+/// dirs overlap would prune or overwrite each other's checkpoints.
+bool PathsOverlap(const std::string& a, const std::string& b);
+
 /// Upper bounds against absurd sizes (ParseTrainConfig applies them too).
 inline constexpr int64_t kMaxSequenceLen = 1'048'576;
 inline constexpr int64_t kMaxLoraR = 4096;

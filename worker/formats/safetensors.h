@@ -60,6 +60,11 @@ class SafetensorsFile {
   const TensorInfo* Find(std::string_view name) const;
   /// The tensor's bytes inside the mapping (valid while this object lives).
   std::span<const uint8_t> Data(const TensorInfo& info) const;
+  /// Drops this process's resident pages of the tensor's bytes (they stay in
+  /// the page cache and are read again on the next access).  A streaming reader (merge) calls it after each tensor so
+  /// its resident set stays near one tensor, not the whole file.  Tensors viewing
+  /// the mapping stay valid.
+  void ReleasePages(const TensorInfo& info) const;
 
  private:
   SafetensorsFile() = default;

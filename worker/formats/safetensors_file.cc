@@ -91,6 +91,16 @@ std::span<const uint8_t> SafetensorsFile::Data(const TensorInfo& info) const {
   return {map_ + header_.data_offset + info.begin, static_cast<size_t>(info.end - info.begin)};
 }
 
+void SafetensorsFile::ReleasePages(const TensorInfo& info) const {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(map_ + header_.data_offset + info.begin);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(map_ + header_.data_offset + info.end);
+  // The mapping is read-only and never written, so dropping a page loses
+  // nothing (a neighbour sharing an edge page just reads it again).
+  const uintptr_t first = begin / page * page, last = (end + page - 1) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 absl::StatusOr<std::unique_ptr<SafetensorsCollection>> SafetensorsCollection::OpenFile(
     const fs::path& path) {
   LORAD_ASSIGN_OR_RETURN(auto file, SafetensorsFile::Open(path));

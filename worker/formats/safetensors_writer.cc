@@ -1,74 +1,48 @@
-// safetensors writer: tensors sorted by name, data contiguous in that order,
-// header padded with spaces to a multiple of 8 bytes as the reference writer
-// does (so readers that map the file can view aligned data without copying).
+// safetensors writer: the whole file in memory, laid out by SafetensorsLayout
+// (tensors sorted by name, header padded to a multiple of 8 bytes).
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/str_cat.h"
-#include "nlohmann/json.hpp"
 #include "worker/base/file_util.h"
 #include "worker/formats/safetensors.h"
+#include "worker/formats/safetensors_stream_writer.h"
 
 namespace lorad {
 namespace {
 
-absl::Status ValidateBlobs(const std::vector<TensorBlob>& tensors) {
-  std::set<std::string_view> names;
+absl::StatusOr<SafetensorsLayout> LayoutFor(const std::vector<TensorBlob>& tensors,
+                                            const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSpec> specs;
+  specs.reserve(tensors.size());
+  for (const TensorBlob& t : tensors) specs.push_back({t.name, t.dtype, t.shape});
+  auto layout = SafetensorsLayout::Make(std::move(specs), metadata);
+  if (!layout.ok()) return layout.status();
   for (const TensorBlob& t : tensors) {
-    if (t.name.empty() || t.name == "__metadata__") {
-      return absl::InvalidArgumentError(absl::StrCat("invalid tensor name \"", t.name, "\""));
-    }
-    if (!names.insert(t.name).second) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "' given twice"));
-    }
-    uint64_t n = 1;
-    for (int64_t d : t.shape) {
-      if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n)) {
-        return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "': invalid shape"));
-      }
-    }
-    uint64_t bytes = 0;
-    if (__builtin_mul_overflow(n, DTypeSize(t.dtype), &bytes) || bytes != t.data.size()) {
+    const auto it = std::lower_bound(
+        layout->order.begin(), layout->order.end(), t.name,
+        [](const TensorSpec& s, const std::string& name) { return s.name < name; });
+    const uint64_t want = layout->sizes[static_cast<size_t>(it - layout->order.begin())];
+    if (t.data.size() != want) {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", t.name, "': ", t.data.size(),
-                                                     " bytes given, shape and dtype need ", bytes));
+                                                     " bytes given, shape and dtype need ", want));
     }
   }
-  return absl::OkStatus();
+  return layout;
 }
 
 }  // namespace
 
 std::string SerializeSafetensors(const std::vector<TensorBlob>& tensors,
                                  const std::map<std::string, std::string>& metadata) {
-  if (!ValidateBlobs(tensors).ok()) return {};  // documented precondition; WriteSafetensors reports
+  auto layout = LayoutFor(tensors, metadata);
+  if (!layout.ok()) return {};  // documented precondition; WriteSafetensors reports
   std::vector<const TensorBlob*> order;
   for (const TensorBlob& t : tensors) order.push_back(&t);
   std::sort(order.begin(), order.end(),
             [](const TensorBlob* a, const TensorBlob* b) { return a->name < b->name; });
-
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
-  if (metadata.empty()) {
-    meta["format"] = "pt";
-  } else {
-    for (const auto& [k, v] : metadata) meta[k] = v;
-  }
-  header["__metadata__"] = std::move(meta);
-  uint64_t offset = 0;
-  for (const TensorBlob* t : order) {
-    header[t->name] = {{"dtype", std::string(DTypeName(t->dtype))},
-                       {"shape", t->shape},
-                       {"data_offsets", {offset, offset + t->data.size()}}};
-    offset += t->data.size();
-  }
-  std::string json = header.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-  json.append((8 - json.size() % 8) % 8, ' ');
-
   std::string out;
-  out.reserve(8 + json.size() + offset);
-  uint64_t n = json.size();
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  out += json;
+  out.reserve(layout->header.size() + layout->data_bytes);
+  out += layout->header;
   for (const TensorBlob* t : order) {
     out.append(reinterpret_cast<const char*>(t->data.data()), t->data.size());
   }
@@ -78,8 +52,8 @@ std::string SerializeSafetensors(const std::vector<TensorBlob>& tensors,
 absl::Status WriteSafetensors(const std::filesystem::path& path,
                               const std::vector<TensorBlob>& tensors,
                               const std::map<std::string, std::string>& metadata) {
-  if (auto s = ValidateBlobs(tensors); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", s.message()));
+  if (auto layout = LayoutFor(tensors, metadata); !layout.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path.string(), ": ", layout.status().message()));
   }
   return WriteFileDurably(path, SerializeSafetensors(tensors, metadata));
 }

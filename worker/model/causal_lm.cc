@@ -191,11 +191,17 @@ void CausalLmImpl::EnsureRopeTables(int64_t length) {
   sin_table_ = sin.to(device);
 }
 
+void CausalLmImpl::SetRotary(LayerContext& ctx, const torch::Tensor& pos, int64_t b,
+                             int64_t t) const {
+  const auto dtype = embed_tokens.scalar_type();
+  ctx.cos = cos_table_.index_select(0, pos.reshape({-1})).view({b, t, -1}).to(dtype);
+  ctx.sin = sin_table_.index_select(0, pos.reshape({-1})).view({b, t, -1}).to(dtype);
+}
+
 torch::Tensor CausalLmImpl::Forward(const ForwardInputs& in) {
   TORCH_CHECK(in.input_ids.dim() == 2, "Forward: input_ids must be [B, T]");
   const int64_t b = in.input_ids.size(0), t = in.input_ids.size(1);
   const torch::Device device = embed_tokens.device();
-  const auto dtype = embed_tokens.scalar_type();
   torch::Tensor ids = in.input_ids.to(device, torch::kInt64);
   torch::Tensor pos;
   if (in.position_ids.defined()) {
@@ -211,8 +217,7 @@ torch::Tensor CausalLmImpl::Forward(const ForwardInputs& in) {
   }
   LayerContext ctx;
   ctx.backend = options_.attention;
-  ctx.cos = cos_table_.index_select(0, pos.reshape({-1})).view({b, t, -1}).to(dtype);
-  ctx.sin = sin_table_.index_select(0, pos.reshape({-1})).view({b, t, -1}).to(dtype);
+  SetRotary(ctx, pos, b, t);
   if (in.segment_ids.defined()) {
     TORCH_CHECK(in.segment_ids.sizes() == in.input_ids.sizes(),
                 "Forward: segment_ids must have the shape of input_ids");
@@ -232,6 +237,35 @@ torch::Tensor CausalLmImpl::Forward(const ForwardInputs& in) {
   for (auto& layer : layers) {
     x = checkpoint ? CheckpointedLayerForward(*layer, x, ctx) : layer->forward(x, ctx);
   }
+  return RmsNorm(x, norm_weight, config_.rms_norm_eps);
+}
+
+torch::Tensor CausalLmImpl::ForwardCached(const torch::Tensor& input_ids, KvCache& cache) {
+  TORCH_CHECK(input_ids.dim() == 2 && input_ids.size(1) > 0,
+              "ForwardCached: input_ids must be [B, T] with T > 0");
+  TORCH_CHECK(cache.num_layers() == static_cast<int64_t>(layers.size()),
+              "ForwardCached: the cache has ", cache.num_layers(), " layers, the model ",
+              layers.size());
+  const int64_t b = input_ids.size(0), t = input_ids.size(1), past = cache.length();
+  const torch::Device device = embed_tokens.device();
+  torch::Tensor ids = input_ids.to(device, torch::kInt64);
+  torch::Tensor pos =
+      torch::arange(past, past + t, torch::TensorOptions().dtype(torch::kInt64).device(device))
+          .unsqueeze(0)
+          .expand({b, t});
+  EnsureRopeTables(past + t);
+  LayerContext ctx;
+  ctx.backend = options_.attention;
+  SetRotary(ctx, pos, b, t);
+  ctx.mask.sliding_window = config_.sliding_window;
+  ctx.mask.query_offset = past;
+  if (ctx.backend == AttentionBackend::kEager) PrepareAttentionMask(ctx.mask, t, past + t, device);
+
+  torch::Tensor x = embed_tokens.index_select(0, ids.reshape({-1})).view({b, t, -1});
+  for (size_t i = 0; i < layers.size(); ++i) {
+    x = layers[i]->ForwardCached(x, ctx, cache, static_cast<int64_t>(i));
+  }
+  cache.Advance(t);
   return RmsNorm(x, norm_weight, config_.rms_norm_eps);
 }
 

@@ -21,6 +21,7 @@
 #include "worker/formats/safetensors.h"
 #include "worker/model/attention.h"
 #include "worker/model/decoder_layer.h"
+#include "worker/model/kv_cache.h"
 #include "worker/model/lora_settings.h"
 
 namespace lorad {
@@ -72,6 +73,13 @@ class CausalLmImpl : public torch::nn::Module {
 
   /// Final hidden states [B, T, H] (after the final norm), in the base dtype.
   torch::Tensor Forward(const ForwardInputs& inputs);
+  /// Incremental (generation) forward: final hidden states [B, T, H] of the new
+  /// tokens `input_ids` [B, T] at positions cache.length() … + T − 1, attending
+  /// to the cached positions and themselves; their keys/values are appended to
+  /// `cache` (num_layers() layers).  Rows are unpadded and share one length.
+  /// Same math as Forward on the whole sequence (a test checks it), without
+  /// gradient checkpointing; call it under torch::NoGradGuard.
+  torch::Tensor ForwardCached(const torch::Tensor& input_ids, KvCache& cache);
   /// HF's ForCausalLMLoss as a sum: position t predicts labels[t+1]; -100 ignored.
   /// Only counted rows go through lm_head, in chunks, logits upcast to fp32 per
   /// chunk and recomputed in the backward pass, so [B,T,V] fp32 never exists.
@@ -105,6 +113,9 @@ class CausalLmImpl : public torch::nn::Module {
 
   /// cos/sin tables [L, head_dim] (fp32) for positions < L, grown on demand.
   void EnsureRopeTables(int64_t length);
+  /// ctx.cos/sin [B, T, head_dim] in the activation dtype for positions `pos` [B, T]
+  /// (the tables must cover them).
+  void SetRotary(LayerContext& ctx, const torch::Tensor& pos, int64_t b, int64_t t) const;
 
   ModelConfig config_;
   LoadOptions options_;

@@ -3,6 +3,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <tuple>
+
+#include "worker/model/kv_cache.h"
 
 namespace lorad {
 
@@ -66,6 +69,16 @@ void DecoderLayerImpl::SetNormWeights(torch::Tensor input_norm, torch::Tensor po
 }
 
 torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const LayerContext& ctx) {
+  return Compute(x, ctx, nullptr, 0);
+}
+
+torch::Tensor DecoderLayerImpl::ForwardCached(const torch::Tensor& x, const LayerContext& ctx,
+                                              KvCache& cache, int64_t layer_index) {
+  return Compute(x, ctx, &cache, layer_index);
+}
+
+torch::Tensor DecoderLayerImpl::Compute(const torch::Tensor& x, const LayerContext& ctx,
+                                        KvCache* cache, int64_t layer_index) {
   const int64_t b = x.size(0), t = x.size(1);
   // Attention.
   torch::Tensor y = RmsNorm(x, input_layernorm, eps_);
@@ -74,6 +87,7 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const LayerConte
   torch::Tensor v = v_proj->forward(y).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
   q = ApplyRotary(q, ctx.cos, ctx.sin);
   k = ApplyRotary(k, ctx.cos, ctx.sin);
+  if (cache != nullptr) std::tie(k, v) = cache->Append(layer_index, k, v);
   torch::Tensor attn = Attend(q, k, v, ctx.mask, scale_, ctx.backend);
   attn = attn.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_});
   torch::Tensor h = x + o_proj->forward(attn);

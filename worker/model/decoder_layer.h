@@ -15,6 +15,8 @@
 
 namespace lorad {
 
+class KvCache;
+
 /// RMSNorm as transformers: x * rsqrt(mean(x²) + eps) in fp32, cast back to the
 /// input dtype, then × weight.
 torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
@@ -38,6 +40,11 @@ class DecoderLayerImpl : public torch::nn::Module {
   DecoderLayerImpl(const ModelConfig& config, torch::Dtype dtype);
 
   torch::Tensor forward(const torch::Tensor& x, const LayerContext& ctx);
+  /// The same block for new positions only: their keys/values are appended to
+  /// `cache` (as layer `layer_index`) and attention sees every cached position
+  /// (ctx.mask.query_offset = positions already cached).  Inference only.
+  torch::Tensor ForwardCached(const torch::Tensor& x, const LayerContext& ctx, KvCache& cache,
+                              int64_t layer_index);
 
   /// The seven linears by short name (q_proj … down_proj); nullptr if unknown.
   LoraLinear* Linear(const std::string& short_name);
@@ -50,6 +57,10 @@ class DecoderLayerImpl : public torch::nn::Module {
   torch::Tensor post_attention_layernorm;  // [H]
 
  private:
+  /// The block; with `cache`, the new keys/values join the cached ones first.
+  torch::Tensor Compute(const torch::Tensor& x, const LayerContext& ctx, KvCache* cache,
+                        int64_t layer_index);
+
   int64_t num_heads_, num_kv_heads_, head_dim_;
   double eps_;
   double scale_;

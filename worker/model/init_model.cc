@@ -192,9 +192,10 @@ absl::Status InitModel(const InitModelOptions& options) {
   for (const auto& [token, id] : tj["model"]["vocab"].items()) {
     max_id = std::max<int64_t>(max_id, id.get<int64_t>());
   }
+  const nlohmann::json added = tj.value("added_tokens", nlohmann::json::array());
+  for (const auto& t : added) max_id = std::max<int64_t>(max_id, t.value("id", int64_t{-1}));
   auto special_id = [&](const std::string& content) -> int64_t {
-    for (const auto& t : tj.value("added_tokens", nlohmann::json::array())) {
-      max_id = std::max<int64_t>(max_id, t.value("id", int64_t{-1}));
+    for (const auto& t : added) {
       if (t.value("content", "") == content) return t.value("id", int64_t{-1});
     }
     return -1;

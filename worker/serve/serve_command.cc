@@ -19,6 +19,8 @@
 #include "absl/strings/str_split.h"
 #include "spdlog/spdlog.h"
 #include "worker/base/file_util.h"
+#include "worker/base/process_memory.h"
+#include "worker/base/stderr_logging.h"
 #include "worker/cli/commands.h"
 #include "worker/serve/job_runner.h"
 #include "worker/serve/scheduler_link.h"
@@ -46,17 +48,6 @@ constexpr char kUsage[] =
     "         [--worker-token-file F] [--tls-ca F [--tls-cert F --tls-key F]] [--insecure]\n"
     "         [--device auto|cpu|cuda] [--threads N]\n"
     "ADDR: unix:PATH (local) or HOST:PORT (TLS unless --insecure on loopback)\n";
-
-int64_t MemAvailableBytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  int64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit) {
-    if (key == "MemAvailable:") return kb * 1024;
-  }
-  return 0;
-}
 
 std::shared_ptr<grpc::ChannelCredentials> Credentials(const ServeFlags& f) {
   if (absl::StartsWith(f.scheduler, "unix:") || f.insecure) {
@@ -92,7 +83,7 @@ v1::WorkerHello MakeHello(const ServeFlags& f, const std::string& worker_token) 
     h.set_device_kind(v1::DEVICE_KIND_CPU);
     h.add_devices("cpu");
   }
-  h.set_free_memory_bytes(MemAvailableBytes());
+  h.set_free_memory_bytes(ReadProcessMemory().available_bytes);
   h.set_version("0.1.0");
   return h;
 }
@@ -130,6 +121,7 @@ absl::Status ParseFlags(int argc, char** argv, ServeFlags* f) {
 }  // namespace
 
 int ServeCommand(int argc, char** argv) {
+  LogToStderr();
   ServeFlags flags;
   if (absl::Status s = ParseFlags(argc, argv, &flags); !s.ok()) {
     std::fprintf(stderr, "lorad-worker serve: %s\n%s", std::string(s.message()).c_str(), kUsage);
@@ -184,6 +176,8 @@ int ServeCommand(int argc, char** argv) {
       stream_open = false;
     });
     auto next_beat = std::chrono::steady_clock::now();
+    std::string last_job;
+    const bool cuda_worker = hello.hello().device_kind() == v1::DEVICE_KIND_CUDA;
     while (stream_open && !(g_terminate && !runner.Busy())) {
       if (g_terminate) runner.StopAny(/*requeue=*/true);
       if (std::chrono::steady_clock::now() >= next_beat) {
@@ -191,7 +185,18 @@ int ServeCommand(int argc, char** argv) {
         auto [job, epoch] = runner.Current();
         hb.mutable_heartbeat()->set_job_id(job);
         hb.mutable_heartbeat()->set_lease_epoch(epoch);
-        hb.mutable_heartbeat()->set_free_memory_bytes(MemAvailableBytes());
+        const ProcessMemory mem = ReadProcessMemory();
+        hb.mutable_heartbeat()->set_free_memory_bytes(mem.available_bytes);
+        // A CPU worker's device memory is its own resident set; the peak
+        // restarts with each job.  (CUDA device memory is not reported yet.)
+        if (job != last_job) {
+          if (!job.empty()) ResetPeakRss();
+          last_job = job;
+        }
+        if (!job.empty() && !cuda_worker) {
+          hb.mutable_heartbeat()->set_device_memory_bytes(mem.rss_bytes);
+          hb.mutable_heartbeat()->set_device_memory_peak_bytes(mem.peak_rss_bytes);
+        }
         if (!link.Send(hb)) break;
         next_beat = std::chrono::steady_clock::now() + std::chrono::milliseconds(heartbeat_ms.load());
       }

@@ -50,7 +50,7 @@ void TrainingGuards::Replay(const nlohmann::json& log_history) {
   if (!log_history.is_array()) return;
   for (const nlohmann::json& r : log_history) {
     if (!r.is_object() || r.value("type", "") != "eval" || !r.contains("step") ||
-        !r["step"].is_number_integer()) {
+        !r["step"].is_number_integer() || !r.contains("eval_loss")) {
       continue;
     }
     const nlohmann::json& loss = r.contains("eval_loss") ? r["eval_loss"] : nlohmann::json();

@@ -30,16 +30,13 @@ absl::Status RunTrainingJob(const TrainConfig& config, const RunOptions& options
   } catch (const c10::Error& e) {
     const std::string what = e.what_without_backtrace();
     if (LooksLikeOom(what)) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("out of memory (", runner.SizeSummary(), "): ", what,
-                       " — lower micro_batch_size or sequence_len, enable gradient_checkpointing "
-                       "or bf16"));
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "out of memory (", runner.SizeSummary(), "): ", what, " — ", runner.OomAdvice()));
     }
     return absl::InternalError(absl::StrCat("LibTorch error: ", what));
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "out of host memory (", runner.SizeSummary(),
-        ") — lower micro_batch_size or sequence_len, enable gradient_checkpointing or bf16"));
+        "out of host memory (", runner.SizeSummary(), ") — ", runner.OomAdvice()));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("unexpected error: ", e.what()));
   }

@@ -17,6 +17,7 @@
 #include "worker/data/batch_collator.h"
 #include "worker/data/data_profile.h"
 #include "worker/data/dataset_builder.h"
+#include "worker/model/generator.h"
 #include "worker/train/adapter_continue.h"
 #include "worker/train/adapter_export.h"
 #include "worker/train/checkpoint_dir.h"
@@ -89,6 +90,14 @@ std::string TrainingJobRunner::SizeSummary() const {
   return s;
 }
 
+std::string TrainingJobRunner::OomAdvice() const {
+  std::vector<std::string> levers = {"lower micro_batch_size (raise gradient_accumulation_steps "
+                                     "to keep the batch)", "lower sequence_len"};
+  if (!config_.gradient_checkpointing) levers.push_back("enable gradient_checkpointing");
+  if (model_ && !env_.bf16) levers.push_back("enable bf16");
+  return absl::StrJoin(levers, ", ");
+}
+
 absl::Status TrainingJobRunner::Run() {
   LORAD_RETURN_IF_ERROR(Prepare());
   if (options_.dry_run) return DryRun();
@@ -111,6 +120,15 @@ absl::Status TrainingJobRunner::Prepare() {
 
   LORAD_ASSIGN_OR_RETURN(model_config_, LoadModelConfig(config_.base_model));
   LORAD_ASSIGN_OR_RETURN(tokenizer_, Tokenizer::LoadFromDir(config_.base_model));
+  // A tokenizer with tokens added after the model was made (and no resized
+  // embedding) would otherwise fail deep in LibTorch with "index out of range".
+  if (tokenizer_->vocab_size() > model_config_.vocab_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config_.base_model, ": tokenizer.json has ids up to ", tokenizer_->vocab_size() - 1,
+        " but config.json's vocab_size is ", model_config_.vocab_size,
+        ": the embedding has no row for the added tokens (resize it, or use the tokenizer the "
+        "model was trained with)"));
+  }
   LORAD_ASSIGN_OR_RETURN(dataset_, BuildDataset(config_, *tokenizer_, &data_report_));
   for (const std::string& w : data_report_.warnings) spdlog::warn("data: {}", w);
   spdlog::info("data: {} train rows ({} samples, {} tokens), {} eval rows{}", data_report_.train_rows,
@@ -447,6 +465,7 @@ absl::Status TrainingJobRunner::Train() {
   });
   trainer.set_eval_guard([&guards, &saver](const TrainingProgress& p,
                                            const nlohmann::json& record) -> absl::StatusOr<bool> {
+    if (!record.contains("eval_loss")) return false;  // samples only: no eval set
     const nlohmann::json loss = record.value("eval_loss", nlohmann::json());
     const TrainingGuards::EvalOutcome out =
         guards.OnEval(p.global_step, loss.is_number() ? loss.get<double>() : std::nan(""));
@@ -456,20 +475,23 @@ absl::Status TrainingJobRunner::Train() {
     }
     return out.stop;
   });
-  if (!dataset_.eval_rows.empty()) {
+  // Each evaluation: the eval set's loss (when there is one) and greedy samples
+  // from eval_prompts (a `sample` record), so a watcher sees the model learn.
+  if (!dataset_.eval_rows.empty() || !config_.eval_prompts.empty()) {
     trainer.set_eval_hook([this](const TrainingProgress& p) -> absl::StatusOr<nlohmann::json> {
+      LORAD_RETURN_IF_ERROR(EmitSamples(p));
+      nlohmann::json record = {{"type", "eval"}, {"step", p.global_step}, {"epoch", p.epoch}};
       BatchCollator collator(dataset_.eval, dataset_.eval_rows, dataset_.pad_id, dataset_.packed);
+      record["eval_rows"] = collator.num_rows();
+      if (collator.num_rows() == 0) return record;
       std::vector<Batch> batches;
       for (int64_t i = 0; i < collator.num_rows(); i += config_.micro_batch_size) {
         batches.push_back(collator.CollateRange(
             i, std::min<int64_t>(collator.num_rows(), i + config_.micro_batch_size)));
       }
       const double loss = EvalLoss(model_, batches, dataset_.packed, env_.device);
-      return nlohmann::json{{"type", "eval"},
-                            {"step", p.global_step},
-                            {"epoch", p.epoch},
-                            {"eval_loss", std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json()},
-                            {"eval_rows", collator.num_rows()}};
+      record["eval_loss"] = std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json();
+      return record;
     });
   }
 
@@ -517,6 +539,20 @@ absl::Status TrainingJobRunner::Train() {
     return absl::CancelledError(absl::StrCat("stopped after step ", trainer.progress().global_step,
                                              "; checkpoint saved in ", config_.output_dir));
   }
+  return absl::OkStatus();
+}
+
+absl::Status TrainingJobRunner::EmitSamples(const TrainingProgress& p) {
+  if (config_.eval_prompts.empty()) return absl::OkStatus();
+  // Sampling draws nothing from the training RNG (greedy), so an exact resume
+  // stays exact whether or not prompts are configured.
+  nlohmann::json samples = nlohmann::json::array();
+  for (const std::string& prompt : config_.eval_prompts) {
+    LORAD_ASSIGN_OR_RETURN(std::string text, GenerateGreedyText(model_, *tokenizer_, prompt,
+                                                                config_.eval_max_new_tokens));
+    samples.push_back({{"prompt", prompt}, {"text", text}});
+  }
+  Emit({{"type", "sample"}, {"step", p.global_step}, {"epoch", p.epoch}, {"samples", samples}});
   return absl::OkStatus();
 }
 

@@ -37,12 +37,16 @@ class TrainingJobRunner {
 
   /// Rough sizes for OOM messages (filled as loading proceeds).
   std::string SizeSummary() const;
+  /// What would shrink the job: only the levers not already pulled.
+  std::string OomAdvice() const;
 
  private:
   absl::Status Prepare();
   absl::Status CheckOutputDir();
   absl::Status PrepareExactResume();
   absl::Status ReadContinueAdapterConfig();
+  /// Greedy generations from eval_prompts as a `sample` record.
+  absl::Status EmitSamples(const TrainingProgress& p);
   absl::Status LoadContinueAdapterWeights();
   absl::Status PlanLearningRate();
   absl::Status CheckDataDrift();

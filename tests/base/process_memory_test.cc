@@ -1,0 +1,37 @@
+#include "worker/base/process_memory.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+
+namespace lorad {
+namespace {
+
+TEST(ProcessMemoryTest, ResidentSetFollowsTouchedMemoryAndPeakResets) {
+  const ProcessMemory before = ReadProcessMemory();
+  ASSERT_GT(before.rss_bytes, 0);
+  ASSERT_GT(before.available_bytes, 0);
+  EXPECT_GE(before.peak_rss_bytes, before.rss_bytes);
+
+  constexpr size_t kBytes = 64 << 20;
+  {
+    auto block = std::make_unique<char[]>(kBytes);
+    std::memset(block.get(), 1, kBytes);  // resident only once touched
+    const ProcessMemory during = ReadProcessMemory();
+    EXPECT_GE(during.rss_bytes, before.rss_bytes + static_cast<int64_t>(kBytes) * 9 / 10);
+    EXPECT_GE(during.peak_rss_bytes, during.rss_bytes);
+    volatile char sink = block[kBytes - 1];
+    (void)sink;
+  }
+  // Freed (a block this large goes back to the kernel): the peak remembers it
+  // until reset.
+  const ProcessMemory after = ReadProcessMemory();
+  EXPECT_GE(after.peak_rss_bytes, before.rss_bytes + static_cast<int64_t>(kBytes) * 9 / 10);
+  ASSERT_TRUE(ResetPeakRss());
+  const ProcessMemory reset = ReadProcessMemory();
+  EXPECT_LT(reset.peak_rss_bytes, after.peak_rss_bytes - static_cast<int64_t>(kBytes) / 2);
+}
+
+}  // namespace
+}  // namespace lorad
