@@ -36,6 +36,13 @@ void WriteCodeDataset(const std::filesystem::path& path, int lines) {
   testing::WriteText(path, out);
 }
 
+// The constructed overfitting run: constant rate, an evaluation every 5
+// steps, stopping after 3 without improvement, keeping the best.
+constexpr const char* kEarlyStopConfig =
+    "learning_rate: 0.02\nlr_scheduler: constant\nmicro_batch_size: 4\nval_set_size: 8\n"
+    "eval_steps: 5\nmax_steps: 300\nearly_stopping_patience: 3\nkeep_best: true\n"
+    "save_total_limit: 1\n";
+
 absl::Status Train(const TempDir& tmp, const std::string& extra, CapturingObserver& obs,
                    RunOptions options = {}) {
   auto loaded = LoadTrainConfigFile(
@@ -72,11 +79,7 @@ TEST(TrainingGuardrailsTest, EarlyStoppingStopsAtTheRightEvaluationAndKeepBestKe
   WriteCodeDataset(tmp.path() / "data.jsonl", 12);
   CapturingObserver obs;
   const int64_t kMaxSteps = 300, kPatience = 3;
-  absl::Status s = Train(tmp,
-                         "learning_rate: 0.02\nlr_scheduler: constant\nmicro_batch_size: 4\n"
-                         "val_set_size: 8\neval_steps: 5\nmax_steps: 300\n"
-                         "early_stopping_patience: 3\nkeep_best: true\nsave_total_limit: 1\n",
-                         obs);
+  absl::Status s = Train(tmp, kEarlyStopConfig, obs);
   ASSERT_TRUE(s.ok()) << s;
 
   // Where HF's rule says the run must stop, from the eval losses it saw.
@@ -132,6 +135,35 @@ TEST(TrainingGuardrailsTest, EarlyStoppingStopsAtTheRightEvaluationAndKeepBestKe
   EXPECT_TRUE(differs_from_last) << "the best state is not the last one here";
   auto state = nlohmann::json::parse(testing::ReadText(out / "trainer_state.json"));
   EXPECT_EQ(state["best_model_checkpoint"], best_dir.string());
+}
+
+TEST(TrainingGuardrailsTest, ExactResumeKeepsTheEarlyStoppingAndBestState) {
+  TempDir straight_dir("early-straight"), split_dir("early-split");
+  WriteCodeDataset(straight_dir.path() / "data.jsonl", 12);
+  WriteCodeDataset(split_dir.path() / "data.jsonl", 12);
+  CapturingObserver straight;
+  ASSERT_TRUE(Train(straight_dir, kEarlyStopConfig, straight).ok());
+  const auto stopped = straight.OfType("early_stopping");
+  ASSERT_EQ(stopped.size(), 1u);
+  const int64_t stop_step = stopped[0]["step"].get<int64_t>();
+  const int64_t best_step = stopped[0]["best_step"].get<int64_t>();
+  ASSERT_GT(stop_step - best_step, 5) << "an evaluation between the best and the stop";
+
+  // Interrupted between the best evaluation and the stop, then resumed exactly:
+  // the evaluations already made still count.
+  CapturingObserver first, second;
+  RunOptions interrupted;
+  interrupted.stop_after = best_step + 5;
+  EXPECT_EQ(Train(split_dir, kEarlyStopConfig, first, interrupted).code(),
+            absl::StatusCode::kCancelled);
+  RunOptions resume;
+  resume.resume = "auto";
+  ASSERT_TRUE(Train(split_dir, kEarlyStopConfig, second, resume).ok());
+  ASSERT_EQ(second.OfType("early_stopping").size(), 1u);
+  EXPECT_EQ(second.OfType("early_stopping")[0]["step"], stop_step);
+  EXPECT_EQ(second.OfType("final").at(0)["best_step"], best_step);
+  EXPECT_EQ(testing::ReadText(split_dir.path() / "out" / "adapter_model.safetensors"),
+            testing::ReadText(straight_dir.path() / "out" / "adapter_model.safetensors"));
 }
 
 TEST(TrainingGuardrailsTest, InjectedNanFailsAtItsStepWithTheLastGoodCheckpointIntact) {
