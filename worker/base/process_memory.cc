@@ -1,33 +1,37 @@
 #include "worker/base/process_memory.h"
 
 #include <fstream>
+#include <initializer_list>
+#include <utility>
 #include <string>
 
 namespace lorad {
 namespace {
 
-// "Key:   123 kB" lines (meminfo, status); 0 when the key is absent.
-int64_t ReadKbField(const char* path, const std::string& key) {
+// The "Key:   123 kB" lines of a /proc file, in bytes, for the keys asked;
+// one pass over the file whatever the number of keys (0 for absent keys).
+void ReadKbFields(const char* path, std::initializer_list<std::pair<const char*, int64_t*>> keys) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.compare(0, key.size(), key) != 0) continue;
-    try {
-      return std::stoll(line.substr(key.size())) * 1024;
-    } catch (...) {
-      return 0;
+    for (const auto& [key, out] : keys) {
+      const size_t n = std::char_traits<char>::length(key);
+      if (line.compare(0, n, key) != 0) continue;
+      try {
+        *out = std::stoll(line.substr(n)) * 1024;
+      } catch (...) {
+        *out = 0;
+      }
     }
   }
-  return 0;
 }
 
 }  // namespace
 
 ProcessMemory ReadProcessMemory() {
   ProcessMemory m;
-  m.rss_bytes = ReadKbField("/proc/self/status", "VmRSS:");
-  m.peak_rss_bytes = ReadKbField("/proc/self/status", "VmHWM:");
-  m.available_bytes = ReadKbField("/proc/meminfo", "MemAvailable:");
+  ReadKbFields("/proc/self/status", {{"VmRSS:", &m.rss_bytes}, {"VmHWM:", &m.peak_rss_bytes}});
+  ReadKbFields("/proc/meminfo", {{"MemAvailable:", &m.available_bytes}});
   return m;
 }
 
