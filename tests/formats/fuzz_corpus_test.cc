@@ -3,6 +3,8 @@
 // crash reproducers added there are regression tests in every CI run.
 #include <gtest/gtest.h>
 
+#include "tests/fuzz/corpus_replay.h"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -26,23 +28,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int Replay(const std::string& corpus, int (*fn)(const uint8_t*, size_t)) {
-  int n = 0;
-  fs::path dir = fs::path(LORAD_SOURCE_DIR) / "tests/fuzz/corpus" / corpus;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    std::ifstream in(e.path(), std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_EQ(fn(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()), 0) << e.path();
-    ++n;
-  }
-  return n;
-}
+using testing::ReplayCorpus;
 
 TEST(FuzzCorpusTest, SeedsRunThroughEveryTarget) {
-  EXPECT_GE(Replay("safetensors_header", FuzzSafetensorsHeader), 3);
-  EXPECT_GE(Replay("model_config", FuzzModelConfig), 3);
-  EXPECT_GE(Replay("adapter_config", FuzzAdapterConfig), 2);
-  EXPECT_GE(Replay("checkpoint_manifest", FuzzCheckpointManifest), 1);
+  EXPECT_GE(ReplayCorpus("safetensors_header", FuzzSafetensorsHeader), 3);
+  EXPECT_GE(ReplayCorpus("model_config", FuzzModelConfig), 3);
+  EXPECT_GE(ReplayCorpus("adapter_config", FuzzAdapterConfig), 2);
+  EXPECT_GE(ReplayCorpus("checkpoint_manifest", FuzzCheckpointManifest), 1);
 }
 
 TEST(FuzzCorpusTest, SeedsAreAcceptedByTheParsers) {

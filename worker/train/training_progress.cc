@@ -1,5 +1,7 @@
 #include "worker/train/training_progress.h"
 
+#include <type_traits>
+
 #include "absl/strings/str_cat.h"
 
 namespace lorad {
@@ -27,6 +29,12 @@ absl::StatusOr<TrainingProgress> TrainingProgress::FromJson(const nlohmann::json
     auto it = j.find(key);
     if (it == j.end() || !it->is_number()) {
       return absl::DataLossError(absl::StrCat("training progress: '", key, "' missing or not a number"));
+    }
+    // A count holding a float (1e300) would be an out-of-range cast.
+    if constexpr (std::is_integral_v<std::decay_t<decltype(out)>>) {
+      if (!it->is_number_integer()) {
+        return absl::DataLossError(absl::StrCat("training progress: '", key, "' is not an integer"));
+      }
     }
     out = it->get<std::decay_t<decltype(out)>>();
     return absl::OkStatus();

@@ -58,18 +58,6 @@ absl::StatusOr<TorchRngState> ReadRng(const std::filesystem::path& path) {
   return rng;
 }
 
-template <typename T>
-absl::Status Get(const nlohmann::json& j, const char* key, T& out, const std::string& where) {
-  auto it = j.find(key);
-  if (it == j.end()) return absl::DataLossError(absl::StrCat(where, ": missing '", key, "'"));
-  try {
-    out = it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    return absl::DataLossError(absl::StrCat(where, ": '", key, "' has the wrong type"));
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status WriteTrainingState(const std::filesystem::path& dir, const TrainingStateFiles& s) {
@@ -82,66 +70,16 @@ absl::Status WriteTrainingState(const std::filesystem::path& dir, const Training
                                             {"step", std::to_string(s.optimizer_step)}}));
   }
   LORAD_RETURN_IF_ERROR(WriteRng(dir / kRngStateFile, s.rng));
-  nlohmann::json j = {
-      {"format", "lorad-training-state"},
-      {"version", 1},
-      {"progress", s.progress.ToJson()},
-      {"cursor", s.cursor.ToJson()},
-      {"optimizer_step", s.optimizer_step},
-      {"schedule",
-       {{"lr_scheduler", s.lr_scheduler},
-        {"learning_rate", s.learning_rate},
-        {"lr_policy", s.lr_policy},
-        {"warmup_steps", s.warmup_steps},
-        {"total_steps", s.total_steps}}},
-      {"env",
-       {{"threads", s.env.threads},
-        {"cpu_isa", s.env.cpu_isa},
-        {"torch_version", s.env.torch_version},
-        {"device", s.env.device},
-        {"bf16", s.env.bf16}}},
-      {"data_fingerprint", s.data_fingerprint}};
-  LORAD_RETURN_IF_ERROR(WriteFileDurably(dir / kTrainingStateFile, j.dump(2) + "\n"));
+  LORAD_RETURN_IF_ERROR(WriteFileDurably(dir / kTrainingStateFile, TrainingStateJson(s)));
   return WriteFileDurably(dir / kCheckpointConfigFile, s.config_yaml);
 }
 
 absl::StatusOr<TrainingStateFiles> ReadTrainingState(const std::filesystem::path& dir) {
   const std::string where = (dir / kTrainingStateFile).string();
   LORAD_ASSIGN_OR_RETURN(std::string text, ReadFileToString(dir / kTrainingStateFile, kMaxStateJsonBytes));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return absl::DataLossError(absl::StrCat(where, ": not a JSON object"));
+  LORAD_ASSIGN_OR_RETURN(TrainingStateMeta meta, ParseTrainingStateJson(text, where));
   TrainingStateFiles s;
-  std::string format;
-  LORAD_RETURN_IF_ERROR(Get(j, "format", format, where));
-  if (format != "lorad-training-state") {
-    return absl::DataLossError(absl::StrCat(where, ": format '", format, "' is not lorad's"));
-  }
-  nlohmann::json progress, cursor, schedule, env;
-  LORAD_RETURN_IF_ERROR(Get(j, "progress", progress, where));
-  LORAD_RETURN_IF_ERROR(Get(j, "cursor", cursor, where));
-  LORAD_RETURN_IF_ERROR(Get(j, "schedule", schedule, where));
-  LORAD_RETURN_IF_ERROR(Get(j, "env", env, where));
-  LORAD_RETURN_IF_ERROR(Get(j, "optimizer_step", s.optimizer_step, where));
-  LORAD_RETURN_IF_ERROR(Get(j, "data_fingerprint", s.data_fingerprint, where));
-  LORAD_ASSIGN_OR_RETURN(s.progress, TrainingProgress::FromJson(progress));
-  auto cursor_state = BatchCursor::State::FromJson(cursor);
-  if (!cursor_state.ok()) {
-    return absl::DataLossError(absl::StrCat(where, ": cursor: ", cursor_state.status().message()));
-  }
-  s.cursor = *cursor_state;
-  LORAD_RETURN_IF_ERROR(Get(schedule, "lr_scheduler", s.lr_scheduler, where));
-  LORAD_RETURN_IF_ERROR(Get(schedule, "learning_rate", s.learning_rate, where));
-  // Absent in checkpoints written before resume_lr_policy existed: restart.
-  if (schedule.contains("lr_policy")) {
-    LORAD_RETURN_IF_ERROR(Get(schedule, "lr_policy", s.lr_policy, where));
-  }
-  LORAD_RETURN_IF_ERROR(Get(schedule, "warmup_steps", s.warmup_steps, where));
-  LORAD_RETURN_IF_ERROR(Get(schedule, "total_steps", s.total_steps, where));
-  LORAD_RETURN_IF_ERROR(Get(env, "threads", s.env.threads, where));
-  LORAD_RETURN_IF_ERROR(Get(env, "cpu_isa", s.env.cpu_isa, where));
-  LORAD_RETURN_IF_ERROR(Get(env, "torch_version", s.env.torch_version, where));
-  LORAD_RETURN_IF_ERROR(Get(env, "device", s.env.device, where));
-  LORAD_RETURN_IF_ERROR(Get(env, "bf16", s.env.bf16, where));
+  static_cast<TrainingStateMeta&>(s) = std::move(meta);
 
   LORAD_ASSIGN_OR_RETURN(auto opt_file, SafetensorsFile::Open(dir / kOptimizerStateFile));
   for (const TensorInfo& info : opt_file->header().tensors) {

@@ -17,6 +17,7 @@
 #include "worker/data/batch_cursor.h"
 #include "worker/train/rng_state.h"
 #include "worker/train/training_progress.h"
+#include "worker/train/training_state_json.h"
 
 namespace lorad {
 
@@ -25,29 +26,11 @@ namespace lorad {
 inline constexpr const char* kRngStateFile = "rng_state.safetensors";
 inline constexpr const char* kCheckpointConfigFile = "config.yaml";
 
-/// Facts that decide whether a resume can be bit-exact.
-struct ReproEnv {
-  int threads = 0;
-  std::string cpu_isa;
-  std::string torch_version;
-  std::string device;
-  bool bf16 = false;
-};
-
-struct TrainingStateFiles {
-  TrainingProgress progress;
-  BatchCursor::State cursor;
-  int64_t optimizer_step = 0;
+/// training_state.json's fields (training_state_json.h) plus the tensors and
+/// the resolved config stored beside it.
+struct TrainingStateFiles : TrainingStateMeta {
   std::map<std::string, torch::Tensor> optimizer_state;  // AdamW::ExportState()
   TorchRngState rng;
-  // Schedule as it was (a resume with a new total recomputes and reports it).
-  std::string lr_scheduler;
-  double learning_rate = 0;  // the schedule's base (peak) rate
-  std::string lr_policy;     // how the rate was chosen (resume_lr_policy; "" = restart)
-  int64_t warmup_steps = 0;
-  int64_t total_steps = 0;
-  ReproEnv env;
-  std::string data_fingerprint;
   std::string config_yaml;  // resolved TrainConfigToYaml
 };
 
