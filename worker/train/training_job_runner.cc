@@ -17,12 +17,12 @@
 #include "worker/data/batch_collator.h"
 #include "worker/data/data_profile.h"
 #include "worker/data/dataset_builder.h"
-#include "worker/model/generator.h"
-#include "worker/train/adapter_continue.h"
+#include "worker/train/adapter_continuation.h"
 #include "worker/train/adapter_export.h"
 #include "worker/train/checkpoint_dir.h"
 #include "worker/train/checkpoint_saver.h"
 #include "worker/train/drift_check.h"
+#include "worker/train/job_evaluator.h"
 #include "worker/train/memory_estimate.h"
 #include "worker/train/probe_io.h"
 #include "worker/train/rng_state.h"
@@ -71,6 +71,22 @@ bool IsInside(const std::filesystem::path& child, const std::filesystem::path& p
   auto p = std::filesystem::weakly_canonical(parent, ec);
   auto [pi, ci] = std::mismatch(p.begin(), p.end(), c.begin(), c.end());
   return pi == p.end();
+}
+
+// Diverged: checkpoints holding updates of spiking steps must not be what
+// --resume auto picks; the last good one becomes the newest.
+void SetAsideDivergedCheckpoints(const std::string& output_dir, int64_t first_bad_step) {
+  auto moved = SetAsideCheckpoints(output_dir, first_bad_step);
+  if (moved.ok()) {
+    for (const auto& dir : *moved) spdlog::warn("set aside {} (written while diverging)", dir.string());
+  } else {
+    spdlog::warn("could not set aside the checkpoints written while diverging: {}",
+                 moved.status().ToString());
+  }
+  const auto left = ListCheckpointDirs(output_dir);
+  if (!left.empty()) {
+    spdlog::info("the newest checkpoint is {} (before the divergence)", left.front().second.string());
+  }
 }
 
 }  // namespace
@@ -143,7 +159,10 @@ absl::Status TrainingJobRunner::Prepare() {
   config_yaml_ = TrainConfigToYaml(config_);
 
   if (plan_.mode == ResumeMode::kExact) LORAD_RETURN_IF_ERROR(PrepareExactResume());
-  if (plan_.mode == ResumeMode::kContinueAdapter) LORAD_RETURN_IF_ERROR(ReadContinueAdapterConfig());
+  if (plan_.mode == ResumeMode::kContinueAdapter) {
+    continuation_.emplace(plan_);
+    LORAD_RETURN_IF_ERROR(continuation_->ReadSettings(config_, lora_));
+  }
 
   steps_per_epoch_ = BatchCursor::StepsPerEpoch(static_cast<int64_t>(dataset_.train_rows.size()),
                                                 config_.micro_batch_size,
@@ -154,7 +173,7 @@ absl::Status TrainingJobRunner::Prepare() {
 
   LORAD_RETURN_IF_ERROR(LoadModel());
   if (plan_.mode == ResumeMode::kContinueAdapter) {
-    LORAD_RETURN_IF_ERROR(LoadContinueAdapterWeights());
+    LORAD_RETURN_IF_ERROR(continuation_->LoadWeights(model_, env_, observer_));
     LORAD_RETURN_IF_ERROR(CheckDataDrift());
     const nlohmann::json lr = lr_plan_.ToJson(config_.lr_scheduler, total_steps_);
     std::vector<std::string> first;
@@ -377,6 +396,20 @@ nlohmann::json TrainingJobRunner::Sidecar(const TrainingProgress& progress) {
           {"data_profile", profile.ToJson()}};
 }
 
+// What every checkpoint of this run stores besides its step's moving parts.
+TrainingStateFiles TrainingJobRunner::StaticTrainingState() const {
+  TrainingStateFiles s;
+  s.lr_scheduler = SchedulerName(config_.lr_scheduler);
+  s.learning_rate = lr_plan_.base_lr;
+  s.lr_policy = lr_plan_.policy;
+  s.warmup_steps = warmup_steps_;
+  s.total_steps = total_steps_;
+  s.env = {env_.threads, env_.cpu_isa, env_.torch_version, env_.device.str(), env_.bf16};
+  s.data_fingerprint = dataset_.fingerprint;
+  s.config_yaml = config_yaml_;
+  return s;
+}
+
 absl::Status TrainingJobRunner::Train() {
   std::error_code ec;
   std::filesystem::create_directories(config_.output_dir, ec);
@@ -411,16 +444,6 @@ absl::Status TrainingJobRunner::Train() {
     }
   }
 
-  TrainingStateFiles fixed;
-  fixed.lr_scheduler = SchedulerName(config_.lr_scheduler);
-  fixed.learning_rate = lr_plan_.base_lr;
-  fixed.lr_policy = lr_plan_.policy;
-  fixed.warmup_steps = warmup_steps_;
-  fixed.total_steps = total_steps_;
-  fixed.env = {env_.threads, env_.cpu_isa, env_.torch_version, env_.device.str(), env_.bf16};
-  fixed.data_fingerprint = dataset_.fingerprint;
-  fixed.config_yaml = config_yaml_;
-
   CheckpointSaverOptions saver_options;
   saver_options.output_dir = config_.output_dir;
   saver_options.save_total_limit = config_.save_total_limit;
@@ -428,7 +451,7 @@ absl::Status TrainingJobRunner::Train() {
   saver_options.logging_steps = config_.logging_steps;
   saver_options.save_steps = ResolveCount(config_.save_steps, total_steps_);
   saver_options.micro_batch_size = config_.micro_batch_size;
-  CheckpointSaver saver(saver_options, model_, optimizer, cursor, fixed,
+  CheckpointSaver saver(saver_options, model_, optimizer, cursor, StaticTrainingState(),
                         MakeAdapterConfig(lora_, config_.base_model_spec.empty()
                                                      ? config_.base_model
                                                      : config_.base_model_spec),
@@ -477,22 +500,9 @@ absl::Status TrainingJobRunner::Train() {
   });
   // Each evaluation: the eval set's loss (when there is one) and greedy samples
   // from eval_prompts (a `sample` record), so a watcher sees the model learn.
-  if (!dataset_.eval_rows.empty() || !config_.eval_prompts.empty()) {
-    trainer.set_eval_hook([this](const TrainingProgress& p) -> absl::StatusOr<nlohmann::json> {
-      LORAD_RETURN_IF_ERROR(EmitSamples(p));
-      nlohmann::json record = {{"type", "eval"}, {"step", p.global_step}, {"epoch", p.epoch}};
-      BatchCollator collator(dataset_.eval, dataset_.eval_rows, dataset_.pad_id, dataset_.packed);
-      record["eval_rows"] = collator.num_rows();
-      if (collator.num_rows() == 0) return record;
-      std::vector<Batch> batches;
-      for (int64_t i = 0; i < collator.num_rows(); i += config_.micro_batch_size) {
-        batches.push_back(collator.CollateRange(
-            i, std::min<int64_t>(collator.num_rows(), i + config_.micro_batch_size)));
-      }
-      const double loss = EvalLoss(model_, batches, dataset_.packed, env_.device);
-      record["eval_loss"] = std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json();
-      return record;
-    });
+  JobEvaluator evaluator(config_, model_, *tokenizer_, dataset_, env_.device, observer_);
+  if (evaluator.enabled()) {
+    trainer.set_eval_hook([&evaluator](const TrainingProgress& p) { return evaluator.Evaluate(p); });
   }
 
   Emit({{"type", "start"},
@@ -517,84 +527,12 @@ absl::Status TrainingJobRunner::Train() {
   }
   absl::StatusOr<TrainerOutcome> outcome = trainer.Run();
   if (!outcome.ok() && guards.first_bad_step() > 0) {
-    // Diverged: checkpoints holding updates of spiking steps must not be what
-    // --resume auto picks; the last good one becomes the newest.
-    auto moved = SetAsideCheckpoints(config_.output_dir, guards.first_bad_step());
-    if (moved.ok()) {
-      for (const auto& dir : *moved) {
-        spdlog::warn("set aside {} (written while diverging)", dir.string());
-      }
-    } else {
-      spdlog::warn("could not set aside the checkpoints written while diverging: {}",
-                   moved.status().ToString());
-    }
-    const auto left = ListCheckpointDirs(config_.output_dir);
-    if (!left.empty()) {
-      spdlog::info("the newest checkpoint is {} (before the divergence)",
-                   left.front().second.string());
-    }
+    SetAsideDivergedCheckpoints(config_.output_dir, guards.first_bad_step());
   }
   LORAD_RETURN_IF_ERROR(outcome.status());
   if (*outcome == TrainerOutcome::kStopped) {
     return absl::CancelledError(absl::StrCat("stopped after step ", trainer.progress().global_step,
                                              "; checkpoint saved in ", config_.output_dir));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status TrainingJobRunner::EmitSamples(const TrainingProgress& p) {
-  if (config_.eval_prompts.empty()) return absl::OkStatus();
-  // Sampling draws nothing from the training RNG (greedy), so an exact resume
-  // stays exact whether or not prompts are configured.
-  nlohmann::json samples = nlohmann::json::array();
-  for (const std::string& prompt : config_.eval_prompts) {
-    LORAD_ASSIGN_OR_RETURN(std::string text, GenerateGreedyText(model_, *tokenizer_, prompt,
-                                                                config_.eval_max_new_tokens));
-    samples.push_back({{"prompt", prompt}, {"text", text}});
-  }
-  Emit({{"type", "sample"}, {"step", p.global_step}, {"epoch", p.epoch}, {"samples", samples}});
-  return absl::OkStatus();
-}
-
-absl::Status TrainingJobRunner::ReadContinueAdapterConfig() {
-  LORAD_ASSIGN_OR_RETURN(ContinueAdapterSettings adapter, ReadContinueAdapterSettings(plan_.dir, lora_));
-  if (!adapter.overridden.empty()) {
-    spdlog::info("the adapter's own settings win over the YAML (as PEFT from_pretrained): {}",
-                 absl::StrJoin(adapter.overridden, ", "));
-  }
-  if (!adapter.base_model.empty() && adapter.base_model != config_.base_model_spec &&
-      adapter.base_model != config_.base_model) {
-    spdlog::warn("the adapter was trained on '{}', this run's base model is '{}': the tensor "
-                 "shapes decide whether it fits", adapter.base_model, config_.base_model_spec);
-  }
-  lora_ = adapter.settings;
-  continue_record_ = {{"type", "resume"},
-                      {"mode", "continue_adapter"},
-                      {"source", plan_.source},
-                      {"path", plan_.dir.string()},
-                      {"reason", plan_.reason},
-                      {"overridden_keys", adapter.overridden}};
-  return absl::OkStatus();
-}
-
-absl::Status TrainingJobRunner::LoadContinueAdapterWeights() {
-  LORAD_ASSIGN_OR_RETURN(auto weights, ReadContinueAdapterWeights(plan_.dir, *model_));
-  LORAD_RETURN_IF_ERROR(model_->LoadLoraWeights(weights));
-  LORAD_ASSIGN_OR_RETURN(ProbeCheck probe, CheckRecordedProbe(plan_.dir, model_, env_));
-  continue_record_["probe"] = probe.ToJson();
-  if (probe.available) {
-    spdlog::info("probe loss: recorded {:.6f}, recomputed {:.6f} ({})", probe.recorded,
-                 probe.recomputed, probe.passed ? "adapter loaded" : "MISMATCH");
-  } else {
-    spdlog::info("probe loss: {}", probe.note);
-  }
-  Emit(continue_record_);
-  if (probe.available && !probe.passed) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "continue from ", plan_.dir.string(), " refused: the adapter's recorded probe loss ",
-        probe.recorded, " does not match the loss its weights give on the recorded probe batch, ",
-        probe.recomputed, " (tolerance ", probe.tolerance,
-        "): these weights are not the adapter that was saved, or the base model differs"));
   }
   return absl::OkStatus();
 }

@@ -19,6 +19,7 @@
 #include "worker/formats/model_config.h"
 #include "worker/model/causal_lm.h"
 #include "worker/tokenizer/tokenizer.h"
+#include "worker/train/adapter_continuation.h"
 #include "worker/train/adapter_history.h"
 #include "worker/train/lr_schedule.h"
 #include "worker/train/resume_lr_policy.h"
@@ -44,15 +45,12 @@ class TrainingJobRunner {
   absl::Status Prepare();
   absl::Status CheckOutputDir();
   absl::Status PrepareExactResume();
-  absl::Status ReadContinueAdapterConfig();
-  /// Greedy generations from eval_prompts as a `sample` record.
-  absl::Status EmitSamples(const TrainingProgress& p);
-  absl::Status LoadContinueAdapterWeights();
   absl::Status PlanLearningRate();
   absl::Status CheckDataDrift();
   absl::Status LoadModel();
   absl::Status DryRun();
   absl::Status Train();
+  TrainingStateFiles StaticTrainingState() const;
   nlohmann::json Sidecar(const TrainingProgress& progress);
   void Emit(nlohmann::json record) { observer_.OnRecord(record); }
 
@@ -78,7 +76,7 @@ class TrainingJobRunner {
   // Exact resume.
   std::optional<TrainingStateFiles> restored_;
   // Continue adapter.
-  nlohmann::json continue_record_;
+  std::optional<AdapterContinuation> continuation_;
   AdapterHistory history_;
   nlohmann::json drift_check_;  // the data-drift measurement (shown by --dry-run)
 };
