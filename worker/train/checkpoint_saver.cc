@@ -1,6 +1,7 @@
 #include "worker/train/checkpoint_saver.h"
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 #include <vector>
 
@@ -14,6 +15,22 @@
 #include "worker/train/probe_io.h"
 
 namespace lorad {
+namespace {
+
+// Bytes of the regular files in a checkpoint directory (0 where unreadable:
+// the figure is informational).
+int64_t DirectoryBytes(const std::filesystem::path& dir) {
+  int64_t total = 0;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    const auto size = it->is_regular_file(size_ec) ? it->file_size(size_ec) : 0;
+    if (!size_ec) total += static_cast<int64_t>(size);
+  }
+  return total;
+}
+
+}  // namespace
 
 CheckpointSaver::CheckpointSaver(CheckpointSaverOptions options, CausalLm model, AdamW& optimizer,
                                  const BatchCursor& cursor, TrainingStateFiles static_state,
@@ -31,6 +48,7 @@ CheckpointSaver::CheckpointSaver(CheckpointSaverOptions options, CausalLm model,
       observer_(observer) {}
 
 absl::Status CheckpointSaver::Save(const TrainingProgress& progress, const std::string& reason) {
+  const auto started = std::chrono::steady_clock::now();
   // Capture the state first: the sidecar's probe runs in eval mode (no dropout,
   // no RNG draw), but the RNG state must be the one the next step would see.
   TrainingStateFiles state = static_state_;
@@ -63,7 +81,10 @@ absl::Status CheckpointSaver::Save(const TrainingProgress& progress, const std::
                            {"step", progress.global_step},
                            {"epoch", progress.epoch},
                            {"path", dir.string()},
-                           {"reason", reason}};
+                           {"reason", reason},
+                           {"seconds", std::chrono::duration<double>(
+                                           std::chrono::steady_clock::now() - started).count()},
+                           {"bytes", DirectoryBytes(dir)}};
   if (sidecar.contains("probe")) record["probe_loss"] = sidecar["probe"].value("loss", nlohmann::json());
   observer_.OnRecord(record);
 
