@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/sanitizers/sanitizer_build.h"
 #include "tests/train/tiny_run_fixture.h"
 
 extern char** environ;
@@ -272,6 +273,7 @@ TEST_F(RunCommandTest, DiskFullWhileCheckpointingKeepsThePreviousCheckpoint) {
 // A job sized past the memory the process may use (ulimit -v): exit 1 with a
 // message naming memory, the job's sizes and what would shrink it.
 TEST_F(RunCommandTest, OutOfMemoryIsAClearFailure) {
+  if (lorad::testing::kAddressSanitizer) GTEST_SKIP() << lorad::testing::kNoAddressLimitUnderAsan;
   std::string data;
   const char* words[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"};
   for (int row = 0; row < 48; ++row) {

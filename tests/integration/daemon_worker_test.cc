@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tests/sanitizers/sanitizer_build.h"
 #include "daemon_harness.h"
 
 namespace lorad::testing {
@@ -333,6 +334,7 @@ TEST_F(DaemonWorkerTest, Kill9OfLoradMidJobLosesNothingAndResumesExactly) {
 }
 
 TEST_F(DaemonWorkerTest, OutOfMemoryFailsTheJobWithoutRetryAndTheNextJobRuns) {
+  if (lorad::testing::kAddressSanitizer) GTEST_SKIP() << lorad::testing::kNoAddressLimitUnderAsan;
   // The same daemon, its worker limited to 2.4 GB of address space.
   daemon_->Terminate(30s);
   const auto wrapper = dir_ / "limited-worker.sh";
