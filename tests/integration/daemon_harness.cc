@@ -150,6 +150,25 @@ std::string HttpGet(const std::string& host_port, const std::string& path) {
   return body == std::string::npos ? "" : resp.substr(body + 4);
 }
 
+std::string ReadFileBytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string RealWorkerBinary() {
+  for (const char* rel : {"/worker/cli/lorad-worker", "/bin/lorad-worker", "/lorad-worker"}) {
+    std::string p = std::string(LORAD_BINARY_DIR) + rel;
+    if (std::filesystem::exists(p)) return p;
+  }
+  return "";
+}
+
+std::string FakeWorkerBinary() {
+  return std::string(LORAD_BINARY_DIR) + "/tests/integration/fake-lorad-worker";
+}
+
 Watcher::Watcher(v1::JobService::Stub& stub, const std::string& job_id, int64_t after_seq) {
   v1::WatchJobRequest req;
   req.set_job_id(job_id);

@@ -38,6 +38,7 @@ class Daemon {
   /// SIGTERM and wait for exit; returns the exit status (waitpid form).
   int Terminate(std::chrono::milliseconds timeout);
   bool Running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   std::string socket_address() const { return "unix:" + (dir_ / "lorad.sock").string(); }
   std::string metrics_address() const { return metrics_; }
@@ -64,6 +65,15 @@ std::shared_ptr<grpc::Channel> FreshChannel(const std::string& target);
 
 /// HTTP GET of a path on HOST:PORT; returns the body ("" on failure).
 std::string HttpGet(const std::string& host_port, const std::string& path);
+
+/// The whole file as bytes ("" when missing).
+std::string ReadFileBytes(const std::filesystem::path& p);
+
+/// The built real lorad-worker binary, "" when this build has none.
+std::string RealWorkerBinary();
+
+/// The built fake-lorad-worker (real `serve` code, fast fake trainer).
+std::string FakeWorkerBinary();
 
 /// A watcher on its own thread collecting every event until the stream ends.
 class Watcher {
