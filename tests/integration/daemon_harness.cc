@@ -150,6 +150,61 @@ std::string HttpGet(const std::string& host_port, const std::string& path) {
   return body == std::string::npos ? "" : resp.substr(body + 4);
 }
 
+v1::Job GetJob(v1::JobService::Stub& stub, const std::string& id, grpc::Status* status) {
+  grpc::ClientContext ctx;
+  v1::GetJobRequest req;
+  req.set_job_id(id);
+  v1::Job job;
+  grpc::Status s = stub.GetJob(&ctx, req, &job);
+  if (status) *status = s;
+  return job;
+}
+
+grpc::Status SubmitSpec(v1::JobService::Stub& stub, const v1::JobSpec& spec, std::string* id) {
+  v1::SubmitJobRequest req;
+  *req.mutable_spec() = spec;
+  v1::SubmitJobResponse resp;
+  grpc::ClientContext ctx;
+  grpc::Status st = stub.SubmitJob(&ctx, req, &resp);
+  if (id) *id = resp.job().id();
+  return st;
+}
+
+int StoredJobCount(v1::JobService::Stub& stub) {
+  grpc::ClientContext ctx;
+  v1::ListJobsRequest req;
+  req.set_page_size(1000);
+  v1::ListJobsResponse resp;
+  return stub.ListJobs(&ctx, req, &resp).ok() ? resp.jobs_size() : -1;
+}
+
+void WriteStubJobDir(const std::filesystem::path& dir, const std::string& worker_token) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "model");
+  std::ofstream(dir / "model" / "config.json") << "{}";
+  std::ofstream(dir / "data.jsonl") << "{\"text\": \"hello\"}\n";
+  std::ofstream(dir / "worker.token") << worker_token << "\n";
+}
+
+std::string ReadFileBytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string RealWorkerBinary() {
+  for (const char* rel : {"/worker/cli/lorad-worker", "/bin/lorad-worker", "/lorad-worker"}) {
+    std::string p = std::string(LORAD_BINARY_DIR) + rel;
+    if (std::filesystem::exists(p)) return p;
+  }
+  return "";
+}
+
+std::string FakeWorkerBinary() {
+  return std::string(LORAD_BINARY_DIR) + "/tests/integration/fake-lorad-worker";
+}
+
 Watcher::Watcher(v1::JobService::Stub& stub, const std::string& job_id, int64_t after_seq) {
   v1::WatchJobRequest req;
   req.set_job_id(job_id);

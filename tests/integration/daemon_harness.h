@@ -38,6 +38,7 @@ class Daemon {
   /// SIGTERM and wait for exit; returns the exit status (waitpid form).
   int Terminate(std::chrono::milliseconds timeout);
   bool Running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   std::string socket_address() const { return "unix:" + (dir_ / "lorad.sock").string(); }
   std::string metrics_address() const { return metrics_; }
@@ -64,6 +65,26 @@ std::shared_ptr<grpc::Channel> FreshChannel(const std::string& target);
 
 /// HTTP GET of a path on HOST:PORT; returns the body ("" on failure).
 std::string HttpGet(const std::string& host_port, const std::string& path);
+
+/// GetJob; an empty Job when the call fails (its status in `status`).
+v1::Job GetJob(v1::JobService::Stub& stub, const std::string& id, grpc::Status* status = nullptr);
+/// SubmitJob of `spec`; the job id in `id` when given.
+grpc::Status SubmitSpec(v1::JobService::Stub& stub, const v1::JobSpec& spec, std::string* id = nullptr);
+/// How many jobs lorad stores (ListJobs, up to 1000); -1 when the call fails.
+int StoredJobCount(v1::JobService::Stub& stub);
+
+/// A fresh DIR (removed first) holding what a job for the fake trainer needs:
+/// model/config.json, data.jsonl, and worker.token holding `worker_token`.
+void WriteStubJobDir(const std::filesystem::path& dir, const std::string& worker_token);
+
+/// The whole file as bytes ("" when missing).
+std::string ReadFileBytes(const std::filesystem::path& p);
+
+/// The built real lorad-worker binary, "" when this build has none.
+std::string RealWorkerBinary();
+
+/// The built fake-lorad-worker (real `serve` code, fast fake trainer).
+std::string FakeWorkerBinary();
 
 /// A watcher on its own thread collecting every event until the stream ends.
 class Watcher {

@@ -17,13 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class LocalWorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -36,8 +29,8 @@ class LocalWorkerTest : public ::testing::Test {
     std::ofstream(dir_ / "data.jsonl") << "{\"text\": \"hello\"}\n";
     daemon_ = std::make_unique<Daemon>(
         dir_,
-        "workers: cpu\nworker_binary: " + std::string(LORAD_BINARY_DIR) +
-            "/tests/integration/fake-lorad-worker\nheartbeat_interval_ms: 200\n"
+        "workers: cpu\nworker_binary: " + FakeWorkerBinary() +
+            "\nheartbeat_interval_ms: 200\n"
             "heartbeat_timeout_ms: 5000\n",
         std::vector<std::string>{});
     daemon_->Start();
@@ -139,8 +132,8 @@ TEST_F(LocalWorkerTest, Kill9OfWorkerMidJobRestartsAndResumesExactly) {
   ASSERT_TRUE(WaitState(id, v1::JOB_STATE_SUCCEEDED, 90s)) << Get(id).error();
   v1::Job job = Get(id);
   EXPECT_EQ(job.attempt(), 2);
-  EXPECT_EQ(ReadAll(dir_ / "interrupted" / "adapter_model.safetensors"),
-            ReadAll(dir_ / "ref" / "adapter_model.safetensors"));
+  EXPECT_EQ(ReadFileBytes(dir_ / "interrupted" / "adapter_model.safetensors"),
+            ReadFileBytes(dir_ / "ref" / "adapter_model.safetensors"));
   v1::Worker after = OnlyWorker();
   EXPECT_NE(after.pid(), before.pid());
   EXPECT_EQ(after.restarts(), 1);

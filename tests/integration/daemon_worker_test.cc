@@ -19,30 +19,15 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string WorkerBinary() {
-  for (const char* rel : {"/worker/cli/lorad-worker", "/bin/lorad-worker", "/lorad-worker"}) {
-    std::string p = std::string(LORAD_BINARY_DIR) + rel;
-    if (std::filesystem::exists(p)) return p;
-  }
-  return "";
-}
-
 int RunCommand(const std::string& cmd) {
   int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class DaemonWorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    worker_ = WorkerBinary();
+    worker_ = RealWorkerBinary();
 #if !LORAD_REAL_WORKER_TESTS
     GTEST_SKIP() << "real-trainer integration tests are off (-DLORAD_REAL_WORKER_TESTS=ON)";
 #endif
@@ -60,7 +45,7 @@ class DaemonWorkerTest : public ::testing::Test {
     ASSERT_EQ(RunCommand(worker_ + " init-model --preset tiny --out " + (dir_ / "model").string() +
                          " >" + (dir_ / "init.log").string() + " 2>&1"),
               0)
-        << ReadAll(dir_ / "init.log");
+        << ReadFileBytes(dir_ / "init.log");
     std::ofstream data(dir_ / "data.jsonl");
     for (int i = 0; i < 64; ++i) {
       data << "{\"text\": \"the quick brown fox jumps over the lazy dog " << i % 4 << "\"}\n";
@@ -141,7 +126,7 @@ class DaemonWorkerTest : public ::testing::Test {
     const std::string id = SubmitLong("ref");
     EXPECT_TRUE(WaitFinal(id, 300s));
     EXPECT_EQ(Get(id).state(), v1::JOB_STATE_SUCCEEDED) << Get(id).error();
-    return ReadAll(dir_ / "ref" / "adapter_model.safetensors");
+    return ReadFileBytes(dir_ / "ref" / "adapter_model.safetensors");
   }
   bool WaitFinal(const std::string& id, std::chrono::seconds timeout) {
     return WaitFor([&] {
@@ -191,8 +176,8 @@ TEST_F(DaemonWorkerTest, Kill9OfWorkerMidJobResumesExactly) {
   v1::Job job = Get(id);
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
   EXPECT_EQ(job.attempt(), 2);
-  EXPECT_EQ(ReadAll(dir_ / "interrupted" / "adapter_model.safetensors"),
-            ReadAll(dir_ / "ref" / "adapter_model.safetensors"));
+  EXPECT_EQ(ReadFileBytes(dir_ / "interrupted" / "adapter_model.safetensors"),
+            ReadFileBytes(dir_ / "ref" / "adapter_model.safetensors"));
   ASSERT_TRUE(w.Wait(10s).ok());
   auto events = w.events();
   for (size_t i = 0; i < events.size(); ++i) ASSERT_EQ(events[i].seq(), int64_t(i + 1));
@@ -283,7 +268,7 @@ TEST_F(DaemonWorkerTest, CancelStopsWithACheckpointThenRetryResumesExactly) {
   v1::Job job = Get(id);
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
   EXPECT_EQ(job.attempt(), 2);
-  EXPECT_EQ(ReadAll(dir_ / "job" / "adapter_model.safetensors"), reference);
+  EXPECT_EQ(ReadFileBytes(dir_ / "job" / "adapter_model.safetensors"), reference);
   Watcher all(*stub_, id, 0);
   ASSERT_TRUE(all.Wait(10s).ok());
   ExpectGapFree(all.events(), 1);
@@ -324,7 +309,7 @@ TEST_F(DaemonWorkerTest, Kill9OfLoradMidJobLosesNothingAndResumesExactly) {
   v1::Job job = Get(id);
   ASSERT_EQ(job.state(), v1::JOB_STATE_SUCCEEDED) << job.error();
   EXPECT_EQ(job.attempt(), 2);
-  EXPECT_EQ(ReadAll(dir_ / "job" / "adapter_model.safetensors"), reference);
+  EXPECT_EQ(ReadFileBytes(dir_ / "job" / "adapter_model.safetensors"), reference);
   ASSERT_TRUE(resumed.Wait(10s).ok());
   ASSERT_FALSE(resumed.events().empty());
   ExpectGapFree(resumed.events(), seen_seq + 1);

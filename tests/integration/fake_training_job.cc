@@ -5,6 +5,7 @@
 // training_job.h: records with "type", checkpoints as checkpoint-N dirs, a
 // clean stop writes a checkpoint and returns CANCELLED, --resume auto
 // continues exactly from the newest checkpoint.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -39,6 +40,11 @@ void SaveCheckpoint(const fs::path& out, int64_t step, TrainerObserver& observer
   observer.OnRecord({{"type", "checkpoint"}, {"path", dir.string()}, {"step", step}});
 }
 
+int64_t StepMillis() {
+  const char* v = std::getenv("LORAD_FAKE_STEP_MS");
+  return v != nullptr && std::atoll(v) > 0 ? std::atoll(v) : 60;
+}
+
 int64_t NewestCheckpoint(const fs::path& out) {
   int64_t best = 0;
   std::error_code ec;
@@ -62,14 +68,19 @@ absl::Status RunTrainingJob(const TrainConfig& config, const RunOptions& options
                      {"step", step},
                      {"reason", step > 0 ? "exact resume" : "fresh start"}});
   spdlog::info("fake trainer: steps {}..{} into {}", step + 1, total, out.string());
+  const auto step_time = std::chrono::milliseconds(StepMillis());
+  static std::atomic<int> runs{0};
+  const std::string run = absl::StrCat(::getpid(), ".", ++runs);
+  std::ofstream writers(out / "fake-writers.log", std::ios::app);
   while (step < total) {
     if (stop.load()) {
       SaveCheckpoint(out, step, observer);
       return absl::CancelledError(absl::StrCat("stopped at step ", step));
     }
     // Simulated compute: the worker's step loop, not test synchronisation.
-    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    std::this_thread::sleep_for(step_time);
     ++step;
+    writers << run << ' ' << step << std::endl;
     observer.OnRecord({{"type", "step"},
                        {"step", step},
                        {"total_steps", total},

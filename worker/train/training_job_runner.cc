@@ -13,6 +13,7 @@
 #include "spdlog/spdlog.h"
 #include "worker/base/file_util.h"
 #include "worker/base/status_macros.h"
+#include "worker/checkpoint/checkpoint_reader.h"
 #include "worker/config/config_loader.h"
 #include "worker/data/batch_collator.h"
 #include "worker/data/data_profile.h"
@@ -414,6 +415,11 @@ absl::Status TrainingJobRunner::Train() {
   std::error_code ec;
   std::filesystem::create_directories(config_.output_dir, ec);
   if (ec) return ErrnoToStatus(ec.value(), "create output_dir", config_.output_dir);
+  // A worker killed inside a checkpoint write (or a pruning) leaves its
+  // .tmp-checkpoint-* behind, as big as a checkpoint: remove those of dead
+  // writers before writing new ones.
+  LORAD_ASSIGN_OR_RETURN(auto stale, RemoveStaleCheckpointTemps(config_.output_dir));
+  for (const auto& p : stale) spdlog::info("removed {}, left by a writer that died", p.string());
 
   AdamWOptions adam;
   adam.beta1 = config_.adam_beta1;
