@@ -161,7 +161,6 @@ absl::Status JobRunner::Train(const v1::JobAssignment& a) {
 
 absl::Status JobRunner::Merge(const v1::JobAssignment& a) {
   ForwardingObserver observer(send_, a.job_id(), a.lease_epoch());
-  spdlog::info("job {} attempt {}: merging into {}", a.job_id(), a.attempt(), a.merge().out_dir());
   return RunMergeJob(
       a.merge(), a.attempt(), [&](const nlohmann::json& r) { observer.OnRecord(r); }, stop_,
       lock_wait_ms_);

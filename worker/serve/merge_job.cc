@@ -36,9 +36,8 @@ absl::Status RunMergeJob(const v1::MergeTask& task, int attempt, const MergeReco
   if (!lock.ok()) return lock.status();
   spdlog::info("merging the adapter {} into {} → {}", task.adapter_dir(), task.model_dir(),
                task.out_dir());
+  // The record is the progress report (a log line as well would say it twice).
   auto report = MergeAdapter(o, [&](const MergeProgress& p) {
-    spdlog::info("merge shard {}/{}: {} ({:.1f} MB)", p.shard, p.num_shards, p.file.string(),
-                 static_cast<double>(p.bytes) / 1e6);
     emit({{"type", "merge_progress"},
           {"shard", p.shard},
           {"num_shards", p.num_shards},
