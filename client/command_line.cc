@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/verb_table.h"
+#include "worker/base/byte_size.h"
 #include "worker/base/status_macros.h"
 
 namespace lorad {
@@ -145,6 +146,24 @@ absl::Status ApplyFlag(CommandLine& cl, const std::string& flag, const std::stri
     LORAD_ASSIGN_OR_RETURN(int64_t h, ParseInt(value, flag, 4, 200));
     cl.plot_height = static_cast<int>(h);
   } else if (flag == "service") cl.health_service = value;
+  else if (flag == "out") {
+    if (value.empty()) return absl::InvalidArgumentError("--out needs a directory");
+    cl.merge_out = (std::filesystem::path(cwd) / value).lexically_normal().string();
+  } else if (flag == "dtype") {
+    const std::string d = absl::AsciiStrToLower(value);
+    if (d == "bf16" || d == "bfloat16") cl.merge_dtype = "bf16";
+    else if (d == "f16" || d == "fp16" || d == "float16") cl.merge_dtype = "f16";
+    else if (d == "f32" || d == "fp32" || d == "float32") cl.merge_dtype = "f32";
+    else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--dtype: expected bf16, f16 or f32, got '", value, "'"));
+    }
+  } else if (flag == "max-shard-size") {
+    if (absl::Status s = ParseByteSize(value).status(); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--max-shard-size: ", s.message()));
+    }
+    cl.max_shard_size = value;
+  } else if (flag == "force") { LORAD_ASSIGN_OR_RETURN(cl.force, ParseBool(value, flag)); }
   else return absl::InternalError(absl::StrCat("flag --", flag, " has no handler"));
   return absl::OkStatus();
 }
@@ -178,6 +197,9 @@ absl::Status Validate(const VerbSpec& spec, CommandLine& cl) {
   }
   if (spec.name == "completion" && cl.args[0] != "bash" && cl.args[0] != "zsh") {
     return Usage(spec.name, absl::StrCat("unknown shell '", cl.args[0], "' (bash or zsh)"));
+  }
+  if (spec.name == "merge" && cl.merge_out.empty()) {
+    return Usage(spec.name, "--out DIR is required (where the merged model goes)");
   }
   if (spec.name == "submit" && cl.dry_run && cl.follow) {
     return Usage(spec.name, "--dry-run and --follow exclude each other");

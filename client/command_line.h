@@ -34,7 +34,13 @@ struct CommandLine {
   double max_runtime_seconds = 0;
   std::string idempotency_key;
   bool dry_run = false;
-  bool follow = false;  // submit, retry, logs
+  bool follow = false;  // submit, retry, logs, merge
+
+  // merge
+  std::string merge_out;       // absolute (relative to cwd as given)
+  std::string merge_dtype;     // "" | bf16 | f16 | f32
+  std::string max_shard_size;  // as given ("2GB"); checked here, parsed by lorad
+  bool force = false;
 
   // list
   std::vector<std::string> states;  // lower case, validated
@@ -54,7 +60,8 @@ struct CommandLine {
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
 /// Parses argv[1..] (without the program name).  `env` supplies LORAD_ADDRESS,
-/// LORAD_TOKEN_FILE and LORAD_TLS_*; `cwd` makes --resume DIR absolute.
+/// LORAD_TOKEN_FILE and LORAD_TLS_*; `cwd` makes --resume DIR and --out DIR
+/// absolute.
 /// Errors are INVALID_ARGUMENT with a message naming the flag or argument.
 absl::StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
                                              const EnvLookup& env, const std::string& cwd);

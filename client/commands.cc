@@ -117,7 +117,7 @@ absl::Status RunCommand(const CommandLine& cl, CommandIo& io) {
                 {"cancel", RunCancel},   {"delete", RunDelete}, {"retry", RunRetry},
                 {"logs", RunLogs},       {"checkpoints", RunCheckpoints},
                 {"workers", RunWorkers}, {"wait", RunWait},     {"loss", RunLoss},
-                {"health", RunHealth}};
+                {"health", RunHealth},   {"merge", RunMerge}};
   auto it = kVerbs.find(cl.verb);
   if (it == kVerbs.end()) return absl::InternalError(absl::StrCat("verb ", cl.verb, " has no runner"));
   return it->second(*client, cl, io);

@@ -36,6 +36,7 @@ absl::Status RunWorkers(LoradClient& client, const CommandLine& cl, CommandIo& i
 absl::Status RunHealth(LoradClient& client, const CommandLine& cl, CommandIo& io);
 absl::Status RunLoss(LoradClient& client, const CommandLine& cl, CommandIo& io);
 absl::Status RunSubmit(LoradClient& client, const CommandLine& cl, CommandIo& io);
+absl::Status RunMerge(LoradClient& client, const CommandLine& cl, CommandIo& io);
 absl::Status RunRetry(LoradClient& client, const CommandLine& cl, CommandIo& io);
 absl::Status RunLogs(LoradClient& client, const CommandLine& cl, CommandIo& io);
 absl::Status RunWait(LoradClient& client, const CommandLine& cl, CommandIo& io);

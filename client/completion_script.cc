@@ -43,6 +43,7 @@ std::string VerbNames() {
 std::string BashValueCompletion(const std::string& hint) {
   if (hint == "file") return "COMPREPLY=($(compgen -f -- \"$cur\"))";
   if (hint == "dir") return "COMPREPLY=($(compgen -d -W auto -- \"$cur\"))";
+  if (hint == "directory") return "COMPREPLY=($(compgen -d -- \"$cur\"))";
   if (hint.empty()) return "COMPREPLY=()";
   return absl::StrCat("COMPREPLY=($(compgen -W \"", hint, "\" -- \"$cur\"))");
 }
@@ -69,7 +70,7 @@ std::vector<std::string> ZshFlagSpecs(const std::vector<FlagSpec>& flags) {
     if (!f.value_name.empty()) {
       std::string action;
       if (f.complete == "file") action = "_files";
-      else if (f.complete == "dir") action = "_files -/";
+      else if (f.complete == "dir" || f.complete == "directory") action = "_files -/";
       else if (!f.complete.empty()) action = absl::StrCat("(", f.complete, ")");
       absl::StrAppend(&spec, ":", ZshText(f.value_name), ":", action);
     }

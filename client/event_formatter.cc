@@ -40,6 +40,34 @@ std::string ProbeSummary(const std::string& record_json) {
                          p.value("passed", false) ? "adapter loaded" : "MISMATCH");
 }
 
+// A record's field, or the default when missing or of another type (records
+// come from workers: never let one throw in the client).
+int64_t IntField(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<int64_t>() : 0;
+}
+std::string StrField(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A merge job's final record: "merged 28 modules into 2 shards (1.2 GiB BF16) in DIR";
+// "" for any other final record.
+std::string MergeSummary(const std::string& record_json) {
+  if (record_json.find("\"merge\"") == std::string::npos) return "";  // cheap pre-check
+  nlohmann::json j = nlohmann::json::parse(record_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || StrField(j, "kind") != "merge") return "";
+  int64_t shards = 0;
+  if (j.contains("weight_files") && j["weight_files"].is_array()) {
+    for (const auto& f : j["weight_files"]) {
+      shards += f.is_string() && absl::EndsWith(f.get<std::string>(), ".safetensors");
+    }
+  }
+  return absl::StrCat("merged ", IntField(j, "merged_modules"), " modules into ", shards,
+                      shards == 1 ? " shard (" : " shards (", FormatBytes(IntField(j, "total_bytes")),
+                      " ", StrField(j, "dtype"), ") in ", StrField(j, "output_dir"));
+}
+
 }  // namespace
 
 std::string StateName(v1::JobState state) {
@@ -140,6 +168,10 @@ std::string FormatEventLine(const v1::JobEvent& e, bool with_seq) {
       break;
     case v1::JobEvent::kFinalResult: {
       const auto& f = e.final_result();
+      if (std::string merge = MergeSummary(f.record_json()); !merge.empty()) {
+        absl::StrAppend(&line, "final ", StateName(f.state()), " ", merge);
+        break;
+      }
       absl::StrAppend(&line, "final ", StateName(f.state()), " step=", f.step(),
                       absl::StrFormat(" loss=%.4f", f.loss()));
       if (!f.output_dir().empty()) absl::StrAppend(&line, " output_dir=", f.output_dir());
@@ -163,6 +195,14 @@ std::string FormatEventLine(const v1::JobEvent& e, bool with_seq) {
                           nlohmann::json(sample.value("text", "")).dump(), ";");
         }
         if (absl::EndsWith(line, ";")) line.pop_back();
+        break;
+      }
+      if (type == "merge_progress") {
+        // "merge shard 2/3 model-00002-of-00003.safetensors (1.2 GiB)"
+        const std::string file = StrField(j, "file");
+        absl::StrAppend(&line, "merge shard ", IntField(j, "shard"), "/", IntField(j, "num_shards"),
+                        file.empty() ? "" : " ", file.substr(file.find_last_of('/') + 1), " (",
+                        FormatBytes(IntField(j, "bytes")), ")");
         break;
       }
       absl::StrAppend(&line, type, " ", RecordSummary(e.record_json(), type.c_str()));

@@ -1,4 +1,4 @@
-// The verbs that start jobs or follow them: submit, retry, logs, wait.
+// The verbs that start jobs or follow them: submit, merge, retry, logs, wait.
 #include <filesystem>
 
 #include <google/protobuf/util/time_util.h>
@@ -56,7 +56,10 @@ absl::Status FollowToEnd(LoradClient& client, const std::string& id, int64_t aft
   absl::Status outcome = Outcome(job);
   if (outcome.ok()) {
     io.err << "job " << id << " SUCCEEDED";
-    if (!job.output_dir().empty()) io.err << ": adapter in " << job.output_dir();
+    if (!job.output_dir().empty()) {
+      io.err << (job.spec().kind() == v1::JOB_KIND_MERGE ? ": merged model in " : ": adapter in ")
+             << job.output_dir();
+    }
     io.err << '\n';
   }
   return outcome;
@@ -136,6 +139,36 @@ absl::Status RunSubmit(LoradClient& client, const CommandLine& cl, CommandIo& io
   }
   if (!cl.follow) {
     if (io.err_is_tty) io.err << "follow it with: loractl logs -f " << job.id() << '\n';
+    return absl::OkStatus();
+  }
+  return FollowToEnd(client, job.id(), 0, io);
+}
+
+absl::Status RunMerge(LoradClient& client, const CommandLine& cl, CommandIo& io) {
+  v1::JobSpec spec;
+  spec.set_kind(v1::JOB_KIND_MERGE);
+  spec.set_name(cl.name);
+  v1::MergeSpec* m = spec.mutable_merge();
+  m->set_source_job_id(cl.args[0]);
+  m->set_out_dir(cl.merge_out);
+  m->set_dtype(cl.merge_dtype);
+  m->set_max_shard_size(cl.max_shard_size);
+  m->set_force(cl.force);
+  LORAD_ASSIGN_OR_RETURN(v1::SubmitJobResponse response, client.SubmitJob(spec));
+  for (const std::string& w : response.warnings()) io.err << "warning: " << w << '\n';
+  const v1::Job& job = response.job();
+  if (cl.output == OutputFormat::kJson || cl.output == OutputFormat::kYaml) {
+    LORAD_RETURN_IF_ERROR(MessagePrinter(cl.output, io.out).PrintOne(job));
+  } else {
+    // stdout: the id alone, so `id=$(loractl merge JOB --out DIR)` works.
+    io.out << job.id() << '\n';
+  }
+  io.out.flush();
+  if (!cl.follow) {
+    if (io.err_is_tty) {
+      io.err << "merging job " << cl.args[0] << "'s adapter into " << job.output_dir()
+             << "; follow it with: loractl logs -f " << job.id() << '\n';
+    }
     return absl::OkStatus();
   }
   return FollowToEnd(client, job.id(), 0, io);

@@ -14,9 +14,13 @@ std::string StepText(const v1::Job& job) {
   return job.last_step() > 0 ? absl::StrCat(job.last_step()) : "-";
 }
 
+bool IsMerge(const v1::Job& job) { return job.spec().kind() == v1::JOB_KIND_MERGE; }
+
 std::string LossText(const v1::Job& job) {
-  return job.last_step() > 0 ? absl::StrFormat("%.4f", job.last_loss()) : "-";
+  return job.last_step() > 0 && !IsMerge(job) ? absl::StrFormat("%.4f", job.last_loss()) : "-";
 }
+
+std::string KindText(const v1::Job& job) { return IsMerge(job) ? "merge" : "train"; }
 
 std::string DeviceText(v1::DeviceKind kind) {
   switch (kind) {
@@ -34,6 +38,7 @@ std::string DeviceText(v1::DeviceKind kind) {
 std::vector<std::string> JobRow(const v1::Job& job, absl::Time now) {
   return {job.id(),
           job.spec().name().empty() ? "-" : job.spec().name(),
+          KindText(job),
           StateName(job.state()),
           StepText(job),
           LossText(job),
@@ -42,7 +47,8 @@ std::vector<std::string> JobRow(const v1::Job& job, absl::Time now) {
 }
 
 TablePrinter JobsTable(const std::vector<v1::Job>& jobs, absl::Time now) {
-  TablePrinter t({"ID", "NAME", "STATE", "STEP", "LOSS", "ATTEMPT", "AGE"});
+  // STEP of a merge job: shards written / shards.
+  TablePrinter t({"ID", "NAME", "KIND", "STATE", "STEP", "LOSS", "ATTEMPT", "AGE"});
   for (const v1::Job& job : jobs) t.AddRow(JobRow(job, now));
   return t;
 }
@@ -57,7 +63,9 @@ std::string DescribeJob(const v1::Job& job, absl::Time now) {
       {"attempt", absl::StrCat(job.attempt(), job.spec().max_attempts() > 0
                                                   ? absl::StrCat(" of ", job.spec().max_attempts())
                                                   : "")},
-      {"progress", absl::StrCat("step ", StepText(job), ", loss ", LossText(job))},
+      {"kind", KindText(job)},
+      {"progress", IsMerge(job) ? absl::StrCat("shard ", StepText(job))
+                                : absl::StrCat("step ", StepText(job), ", loss ", LossText(job))},
       {"priority", absl::StrCat(job.spec().priority())},
       {"device", DeviceText(job.spec().device_kind())},
       {"owner", job.owner().empty() ? "-" : job.owner()},
@@ -78,12 +86,21 @@ std::string DescribeJob(const v1::Job& job, absl::Time now) {
   if (!job.spec().set_overrides().empty()) {
     rows.push_back({"overrides", absl::StrJoin(job.spec().set_overrides(), " ")});
   }
-  rows.push_back({"config_dir", job.spec().config_dir()});
+  if (IsMerge(job)) {
+    const v1::MergeTask& m = job.merge();
+    rows.push_back({"merge_of", job.spec().merge().source_job_id()});
+    rows.push_back({"base_model", m.model_dir().empty() ? "-" : m.model_dir()});
+    rows.push_back({"adapter", m.adapter_dir().empty() ? "-" : m.adapter_dir()});
+    rows.push_back({"dtype", m.dtype().empty() ? "the base model's" : m.dtype()});
+  } else {
+    rows.push_back({"config_dir", job.spec().config_dir()});
+  }
   std::string out;
   for (const auto& [key, value] : rows) {
     absl::StrAppend(&out, key, ":", std::string(key.size() < 13 ? 13 - key.size() : 1, ' '),
                     value, "\n");
   }
+  if (IsMerge(job)) return out;
   absl::StrAppend(&out, "config:\n");
   for (absl::string_view line : absl::StrSplit(job.spec().config_yaml(), '\n')) {
     absl::StrAppend(&out, "  ", std::string(line), "\n");

@@ -104,6 +104,31 @@ std::vector<VerbSpec> BuildVerbs() {
                "Queues a failed or cancelled job again; it resumes from its newest checkpoint.",
                {{"follow", 'f', "", "stream the job until it ends; exit 1 if it fails", ""}},
                "job"});
+  v.push_back({"merge",
+               {},
+               "JOB",
+               1,
+               1,
+               "merge a finished job's adapter into its base model (prints the merge job's id)",
+               "Queues a merge job: lorad's worker merges the adapter of JOB (a SUCCEEDED "
+               "training job) into the job's base model, W + scaling*B*A for every adapted "
+               "layer, and writes a Hugging Face model directory to --out (a path on the server; "
+               "relative to the current directory here): config.json, model.safetensors or "
+               "shards with an index, tokenizer files.  The merge is a job like any other: "
+               "list, logs, cancel, retry and wait work on it; its events report each shard "
+               "written.  Only the merge job's id is printed on stdout.",
+               {{"out", 0, "DIR", "the merged model's directory (new, or empty unless --force)",
+                 "directory"},
+                {"dtype", 0, "DTYPE", "dtype of the merged weights (default: the base model's)",
+                 "bf16 f16 f32"},
+                {"max-shard-size", 0, "SIZE",
+                 "largest weight file, e.g. 2GB, 500MB, 512MiB (default 5GB, as transformers)",
+                 ""},
+                {"force", 0, "", "write into a non-empty --out (same-named files replaced)", ""},
+                {"name", 0, "NAME", "a label for humans", ""},
+                {"follow", 'f', "", "stream the merge until it ends; exit 1 if it fails", ""},
+                OutputFlag()},
+               "job"});
   v.push_back({"logs",
                {},
                "JOB",

@@ -12,7 +12,8 @@ struct FlagSpec {
   char short_name = 0;     // e.g. 'o'; 0 = none
   std::string value_name;  // e.g. "FORMAT"; empty = boolean flag
   std::string help;
-  /// Completion hint for the value: "file", "dir", or a space-separated word list.
+  /// Completion hint for the value: "file", "dir" (a directory or "auto"),
+  /// "directory", or a space-separated word list.
   std::string complete;
 };
 

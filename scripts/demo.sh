@@ -2,8 +2,9 @@
 # The main job, end to end on one machine:
 #   installs what is missing, builds, makes a tiny random-init model, starts
 #   lorad, submits a LoRA fine-tune with loractl and follows it, then continues
-#   the trained adapter with --resume, generates with it, and merges it into
-#   the base model (which then generates the same text on its own).
+#   the trained adapter with --resume, generates with it, and has lorad merge
+#   it into the base model (loractl merge; the merged model then generates
+#   the same text on its own).
 #   bash scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,18 +41,21 @@ step "loractl submit examples/tiny-lora.yaml --follow"
   --set output_dir="$DEMO/out/first" --follow
 
 step "loractl submit examples/tiny-lora.yaml --resume demo/out/first --follow  (continue the adapter)"
-"$LORACTL" submit examples/tiny-lora.yaml --name demo-continue --resume "$DEMO/out/first" \
-  --set output_dir="$DEMO/out/continued" --follow
-
-step "loractl list"
-"$LORACTL" list
+CONTINUED=$("$LORACTL" submit examples/tiny-lora.yaml --name demo-continue \
+  --resume "$DEMO/out/first" --set output_dir="$DEMO/out/continued" --follow)
 
 step "lorad-worker generate models/tiny --adapter demo/out/continued  (greedy, with the adapter)"
 "$WORKER" generate "$ROOT/models/tiny" --adapter "$DEMO/out/continued" --chat-template none \
   --prompt "The cat sat" --max-new-tokens 24
 
-step "lorad-worker merge models/tiny --adapter demo/out/continued --out demo/merged"
+step "loractl merge $CONTINUED --out demo/merged --max-shard-size 500KB --follow  (a merge job on lorad)"
 rm -rf "$DEMO/merged"
-"$WORKER" merge "$ROOT/models/tiny" --adapter "$DEMO/out/continued" --out "$DEMO/merged"
+"$LORACTL" merge "$CONTINUED" --out "$DEMO/merged" --max-shard-size 500KB --name demo-merge \
+  --follow >/dev/null
+
+step "loractl list"
+"$LORACTL" list
+
+step "lorad-worker generate demo/merged  (the merged model alone: the same text)"
 "$WORKER" generate "$DEMO/merged" --chat-template none --prompt "The cat sat" --max-new-tokens 24
 step "done: adapters in demo/out/first and demo/out/continued, merged model in demo/merged"

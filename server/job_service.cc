@@ -162,8 +162,8 @@ grpc::ServerUnaryReactor* JobServiceImpl::ListCheckpoints(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* JobServiceImpl::ValidateJob(grpc::CallbackServerContext* ctx,
                                                       const v1::ValidateJobRequest* req,
                                                       v1::ValidateJobResponse* resp) {
-  return Unary(ctx, "ValidateJob", [this, req, resp](const Caller&) -> absl::Status {
-    auto r = scheduler_.Validate(req->spec());
+  return Unary(ctx, "ValidateJob", [this, req, resp](const Caller& c) -> absl::Status {
+    auto r = scheduler_.Validate(req->spec(), c);
     if (!r.ok()) return r.status();
     *resp = std::move(*r);
     return absl::OkStatus();

@@ -21,11 +21,6 @@ using google::protobuf::util::TimeUtil;
 
 namespace {
 
-bool IsFinal(v1::JobState s) {
-  return s == v1::JOB_STATE_SUCCEEDED || s == v1::JOB_STATE_FAILED ||
-         s == v1::JOB_STATE_CANCELLED;
-}
-
 const char* StateLabel(v1::JobState s) {
   switch (s) {
     case v1::JOB_STATE_QUEUED: return "queued";
@@ -195,7 +190,53 @@ absl::Status Scheduler::CheckOutputDirFree(const std::string& dir,
           "); choose another output_dir"));
     }
   }
-  return absl::OkStatus();
+  return CheckNotMergeInput(dir, except_id);
+}
+
+absl::StatusOr<ValidatedSpec> Scheduler::ValidateSpec(const v1::JobSpec& spec,
+                                                     const Caller& caller) {
+  // Every problem at once: the scheduler's own fields, then the kind's.
+  std::vector<std::string> problems;
+  if (spec.device_count() > 1) {
+    problems.push_back(absl::StrCat("device_count: ", spec.device_count(),
+                                    " devices per job is not supported yet (use 1)"));
+  }
+  if (spec.device_count() < 0) problems.push_back("device_count: must not be negative");
+  if (spec.max_attempts() < 0) problems.push_back("max_attempts: must not be negative");
+  if (spec.max_runtime().seconds() < 0) problems.push_back("max_runtime: must not be negative");
+  if (spec.name().size() > 256) problems.push_back("name: longer than 256 characters");
+  if (spec.idempotency_key().size() > 256) {
+    problems.push_back("idempotency_key: longer than 256 characters");
+  }
+  switch (spec.kind()) {
+    case v1::JOB_KIND_UNSPECIFIED:
+    case v1::JOB_KIND_TRAIN:
+      return ValidateTrainSpec(spec, std::move(problems));
+    case v1::JOB_KIND_MERGE:
+      return ValidateMergeSpec(spec, caller, std::move(problems));
+    default:
+      problems.push_back(absl::StrCat("kind: unknown job kind ", static_cast<int>(spec.kind())));
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid job spec:\n", absl::StrJoin(problems, "\n")));
+  }
+}
+
+absl::StatusOr<ValidatedSpec> Scheduler::ValidateTrainSpec(const v1::JobSpec& spec,
+                                                           std::vector<std::string> problems) {
+  if (spec.config_yaml().empty()) problems.push_back("config_yaml: empty");
+  if (spec.config_yaml().size() > (4u << 20)) problems.push_back("config_yaml: larger than 4 MiB");
+  if (spec.has_merge()) problems.push_back("merge: only for a job of kind JOB_KIND_MERGE");
+  absl::StatusOr<ValidatedSpec> validated = absl::InternalError("not validated");
+  if (spec.config_yaml().size() <= (4u << 20)) validated = validator_.Validate(spec);
+  if (!validated.ok() && !spec.config_yaml().empty() && spec.config_yaml().size() <= (4u << 20)) {
+    if (validated.status().code() != absl::StatusCode::kInvalidArgument) return validated.status();
+    problems.push_back(std::string(validated.status().message()));
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid job spec:\n", absl::StrJoin(problems, "\n")));
+  }
+  return validated;
 }
 
 absl::StatusOr<v1::SubmitJobResponse> Scheduler::Submit(const v1::JobSpec& spec,
@@ -216,29 +257,8 @@ absl::StatusOr<v1::SubmitJobResponse> Scheduler::Submit(const v1::JobSpec& spec,
       return resp;
     }
   }
-  // Every problem at once: the scheduler's own fields, then the config's.
-  std::vector<std::string> problems;
-  if (spec.device_count() > 1) {
-    problems.push_back(absl::StrCat("device_count: ", spec.device_count(),
-                                    " devices per job is not supported yet (use 1)"));
-  }
-  if (spec.device_count() < 0) problems.push_back("device_count: must not be negative");
-  if (spec.max_attempts() < 0) problems.push_back("max_attempts: must not be negative");
-  if (spec.max_runtime().seconds() < 0) problems.push_back("max_runtime: must not be negative");
-  if (spec.config_yaml().empty()) problems.push_back("config_yaml: empty");
-  if (spec.config_yaml().size() > (4u << 20)) problems.push_back("config_yaml: larger than 4 MiB");
-  if (spec.name().size() > 256) problems.push_back("name: longer than 256 characters");
-  if (key.size() > 256) problems.push_back("idempotency_key: longer than 256 characters");
-  absl::StatusOr<ValidatedSpec> validated = absl::InternalError("not validated");
-  if (spec.config_yaml().size() <= (4u << 20)) validated = validator_.Validate(spec);
-  if (!validated.ok() && !spec.config_yaml().empty() && spec.config_yaml().size() <= (4u << 20)) {
-    if (validated.status().code() != absl::StatusCode::kInvalidArgument) return validated.status();
-    problems.push_back(std::string(validated.status().message()));
-  }
-  if (!problems.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid job spec:\n", absl::StrJoin(problems, "\n")));
-  }
+  absl::StatusOr<ValidatedSpec> validated = ValidateSpec(spec, caller);
+  if (!validated.ok()) return validated.status();
   LORAD_RETURN_IF_ERROR(CheckOutputDirFree(validated->output_dir, ""));
   int queued = 0;
   for (const auto& [id, e] : jobs_) queued += e.job.state() == v1::JOB_STATE_QUEUED;
@@ -257,6 +277,7 @@ absl::StatusOr<v1::SubmitJobResponse> Scheduler::Submit(const v1::JobSpec& spec,
   e.job.set_owner(caller.identity);
   e.job.set_output_dir(validated->output_dir);
   e.job.set_total_steps(validated->estimated_steps);
+  if (IsMergeJob(e.job)) *e.job.mutable_merge() = validated->merge;
   *e.job.mutable_create_time() = TimeUtil::MillisecondsToTimestamp(now);
   e.job.set_state(v1::JOB_STATE_UNSPECIFIED);
   e.resume = spec.resume_from();
@@ -277,13 +298,9 @@ absl::StatusOr<v1::SubmitJobResponse> Scheduler::Submit(const v1::JobSpec& spec,
   return resp;
 }
 
-absl::StatusOr<v1::ValidateJobResponse> Scheduler::Validate(const v1::JobSpec& spec) {
-  if (spec.device_count() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid job spec:\ndevice_count: ", spec.device_count(),
-        " devices per job is not supported yet (use 1)"));
-  }
-  LORAD_ASSIGN_OR_RETURN(ValidatedSpec v, validator_.Validate(spec));
+absl::StatusOr<v1::ValidateJobResponse> Scheduler::Validate(const v1::JobSpec& spec,
+                                                            const Caller& caller) {
+  LORAD_ASSIGN_OR_RETURN(ValidatedSpec v, ValidateSpec(spec, caller));
   v1::ValidateJobResponse resp;
   resp.set_resolved_config_json(v.resolved_config_json);
   resp.set_output_dir(v.output_dir);
@@ -363,6 +380,7 @@ absl::Status Scheduler::Delete(const std::string& job_id, bool delete_files,
   }
   std::string dir = e->job.output_dir();
   if (delete_files && !dir.empty()) {
+    LORAD_RETURN_IF_ERROR(CheckNotMergeInput(dir, job_id));
     std::filesystem::path p(dir);
     if (!p.is_absolute() || p == p.root_path()) {
       return absl::FailedPreconditionError(absl::StrCat("refusing to delete output_dir ", dir));
@@ -403,9 +421,10 @@ absl::StatusOr<v1::Job> Scheduler::Retry(const std::string& job_id, const Caller
   e->timed_out = false;
   e->resume = "auto";  // from the newest checkpoint, if any
   e->attempts_base = e->job.attempt();
-  LORAD_RETURN_IF_ERROR(Transition(*e, v1::JOB_STATE_QUEUED,
-                                   absl::StrCat("retried by ", caller.identity,
-                                                "; resumes from the newest checkpoint")));
+  LORAD_RETURN_IF_ERROR(Transition(
+      *e, v1::JOB_STATE_QUEUED,
+      absl::StrCat("retried by ", caller.identity,
+                   IsMergeJob(e->job) ? "" : "; resumes from the newest checkpoint")));
   TryAssign();
   return e->job;
 }

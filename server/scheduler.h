@@ -26,6 +26,14 @@
 
 namespace lorad {
 
+inline bool IsFinal(v1::JobState s) {
+  return s == v1::JOB_STATE_SUCCEEDED || s == v1::JOB_STATE_FAILED ||
+         s == v1::JOB_STATE_CANCELLED;
+}
+
+/// A job that merges an adapter (spec.kind MERGE) rather than training one.
+inline bool IsMergeJob(const v1::Job& job) { return job.spec().kind() == v1::JOB_KIND_MERGE; }
+
 struct SchedulerOptions {
   int max_queued_jobs = 1000;
   int default_max_attempts = 3;
@@ -50,7 +58,7 @@ class Scheduler {
 
   // --- JobService ---------------------------------------------------------
   absl::StatusOr<v1::SubmitJobResponse> Submit(const v1::JobSpec& spec, const Caller& caller);
-  absl::StatusOr<v1::ValidateJobResponse> Validate(const v1::JobSpec& spec);
+  absl::StatusOr<v1::ValidateJobResponse> Validate(const v1::JobSpec& spec, const Caller& caller);
   absl::StatusOr<v1::Job> Get(const std::string& job_id) const;
   absl::StatusOr<v1::ListJobsResponse> List(const v1::ListJobsRequest& req) const;
   absl::StatusOr<v1::Job> Cancel(const std::string& job_id, const std::string& reason,
@@ -129,6 +137,16 @@ class Scheduler {
   void EndWatchersIfDone(const JobEntry& e);
   absl::Status CheckOwner(const JobEntry& e, const Caller& caller) const;
   absl::Status CheckOutputDirFree(const std::string& dir, const std::string& except_id) const;
+  // Submit-time checks by kind; every problem of the request at once.
+  absl::StatusOr<ValidatedSpec> ValidateSpec(const v1::JobSpec& spec, const Caller& caller);
+  absl::StatusOr<ValidatedSpec> ValidateTrainSpec(const v1::JobSpec& spec,
+                                                  std::vector<std::string> problems);
+  // scheduler_merge.cc: merge jobs.
+  absl::StatusOr<ValidatedSpec> ValidateMergeSpec(const v1::JobSpec& spec, const Caller& caller,
+                                                  std::vector<std::string> problems);
+  /// FAILED_PRECONDITION when an active merge job reads from `dir` or below it
+  /// (writing or deleting there would pull its inputs away).
+  absl::Status CheckNotMergeInput(const std::string& dir, const std::string& except_id) const;
   void UpdateGauges();
   v1::JobEvent NewEvent() const;
   JobEntry* Find(const std::string& id);

@@ -17,11 +17,6 @@ using google::protobuf::util::TimeUtil;
 
 namespace {
 
-bool IsFinal(v1::JobState s) {
-  return s == v1::JOB_STATE_SUCCEEDED || s == v1::JOB_STATE_FAILED ||
-         s == v1::JOB_STATE_CANCELLED;
-}
-
 // Failures that would fail again the same way: bad config or data, a refused
 // resume, out of memory.
 bool IsDeterministic(absl::StatusCode code) {
@@ -45,6 +40,21 @@ bool Fits(v1::DeviceKind want, v1::DeviceKind have) {
 }
 
 constexpr int kFeedChunk = 256;
+
+// A merge's `merge_progress` record (one per shard written) as the job's
+// progress, so `loractl list` shows shards done / shards.
+void NoteMergeProgress(v1::Job& job, const std::string& record_json) {
+  nlohmann::json j = nlohmann::json::parse(record_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || j["type"] != "merge_progress") return;
+  auto count = [&](const char* key) -> int64_t {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+  };
+  const int64_t shard = count("shard"), shards = count("num_shards");
+  if (shard < 1 || shards < shard) return;
+  job.set_last_step(shard);
+  job.set_total_steps(shards);
+}
 
 // The trainer's `divergence` records (a step judged divergent: the job fails,
 // or the step's update is skipped) counted by action for the alert rules.
@@ -189,6 +199,7 @@ void Scheduler::OnRecord(JobEntry& e, const v1::WorkerJobEvent& msg) {
     m->eval_loss.Set(ev.eval().eval_loss());
   } else if (ev.event_case() == v1::JobEvent::kRecordJson) {
     CountDivergence(metrics_, ev.record_json());
+    if (IsMergeJob(e.job)) NoteMergeProgress(e.job, ev.record_json());
   }
   std::vector<v1::JobEvent> events{std::move(ev)};
   (void)CommitEvents(e, std::move(events), durable);
@@ -198,7 +209,8 @@ void Scheduler::EndAttempt(JobEntry& e, const absl::Status& result, bool preempt
                            bool deterministic) {
   std::string code = absl::StatusCodeToString(result.code());
   if (result.ok()) {
-    (void)Transition(e, v1::JOB_STATE_SUCCEEDED, "training finished");
+    (void)Transition(e, v1::JOB_STATE_SUCCEEDED,
+                     IsMergeJob(e.job) ? "merge finished" : "training finished");
   } else if (e.cancel_requested) {
     (void)Transition(e, v1::JOB_STATE_CANCELLED, e.cancel_reason, "CANCELLED");
   } else if (e.timed_out) {
@@ -228,8 +240,11 @@ void Scheduler::Requeue(JobEntry& e, const std::string& reason, bool counts_as_a
   }
   e.resume = "auto";
   metrics_.requeues.Add({{"reason", counts_as_attempt ? "failure" : "preemption"}}).Increment();
+  // A merge starts over (its output appears only once complete).
   (void)Transition(e, v1::JOB_STATE_QUEUED,
-                   absl::StrCat(reason, "; requeued to resume from the newest checkpoint"));
+                   absl::StrCat(reason, IsMergeJob(e.job)
+                                            ? "; requeued"
+                                            : "; requeued to resume from the newest checkpoint"));
 }
 
 void Scheduler::WorkerLost(const std::string& worker_id, const std::string& reason) {
@@ -295,7 +310,7 @@ bool Scheduler::StartJob(JobEntry& e, WorkerEntry& w) {
   w.job_id = e.job.id();
   e.metrics = std::make_unique<JobMetrics>(metrics_, e.job.id());
   if (e.job.total_steps() > 0) e.metrics->total_steps.Set(static_cast<double>(e.job.total_steps()));
-  std::string resume = e.job.attempt() > 1 ? "auto" : e.resume;
+  std::string resume = IsMergeJob(e.job) ? "" : e.job.attempt() > 1 ? "auto" : e.resume;
   if (!Transition(e, v1::JOB_STATE_RUNNING,
                   absl::StrCat("attempt ", e.job.attempt(), " on worker ", w.info.id(),
                                resume.empty() ? "" : absl::StrCat(" (resume: ", resume, ")")))
@@ -310,6 +325,7 @@ bool Scheduler::StartJob(JobEntry& e, WorkerEntry& w) {
   a->set_lease_epoch(e.lease_epoch);
   *a->mutable_spec() = e.job.spec();
   a->set_resume(resume);
+  if (IsMergeJob(e.job)) *a->mutable_merge() = e.job.merge();
   w.link->Send(m);
   UpdateGauges();
   return true;

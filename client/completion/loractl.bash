@@ -11,7 +11,7 @@ _loractl() {
   verb=""
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "${COMP_WORDS[i]}" in
-      --address|--device|--height|--idempotency-key|--limit|--max-attempts|--max-runtime|--name|--output|--priority|--reason|--request-timeout|--resume|--service|--set|--since-seq|--state|--timeout|--tls-ca|--tls-cert|--tls-key|--tls-server-name|--token-file|--width|-o) ((i++)) ;;
+      --address|--device|--dtype|--height|--idempotency-key|--limit|--max-attempts|--max-runtime|--max-shard-size|--name|--out|--output|--priority|--reason|--request-timeout|--resume|--service|--set|--since-seq|--state|--timeout|--tls-ca|--tls-cert|--tls-key|--tls-server-name|--token-file|--width|-o) ((i++)) ;;
       -*) ;;
       *) verb="${COMP_WORDS[i]}"; break ;;
     esac
@@ -38,6 +38,9 @@ _loractl() {
     --state) COMPREPLY=($(compgen -W "queued running succeeded failed cancelled" -- "$cur")); return ;;
     --limit) COMPREPLY=(); return ;;
     --reason) COMPREPLY=(); return ;;
+    --out) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --dtype) COMPREPLY=($(compgen -W "bf16 f16 f32" -- "$cur")); return ;;
+    --max-shard-size) COMPREPLY=(); return ;;
     --since-seq) COMPREPLY=(); return ;;
     --timeout) COMPREPLY=(); return ;;
     --width) COMPREPLY=(); return ;;
@@ -49,7 +52,7 @@ _loractl() {
     if [[ "$cur" == -* ]]; then
       COMPREPLY=($(compgen -W "--address --tls --tls-ca --tls-cert --tls-key --tls-server-name --token-file --request-timeout --help -h" -- "$cur"))
     else
-      COMPREPLY=($(compgen -W "submit list ls get describe cancel delete rm retry logs checkpoints workers wait loss health version completion help" -- "$cur"))
+      COMPREPLY=($(compgen -W "submit list ls get describe cancel delete rm retry merge logs checkpoints workers wait loss health version completion help" -- "$cur"))
     fi
     return
   fi
@@ -62,6 +65,7 @@ _loractl() {
     cancel) flags="$flags --reason"; args="job" ;;
     delete|rm) flags="$flags --files"; args="job" ;;
     retry) flags="$flags --follow -f"; args="job" ;;
+    merge) flags="$flags --out --dtype --max-shard-size --force --name --follow -f --output -o"; args="job" ;;
     logs) flags="$flags --follow -f --since-seq --output -o"; args="job" ;;
     checkpoints) flags="$flags --output -o --no-headers"; args="job" ;;
     workers) flags="$flags --output -o --no-headers"; args="" ;;
@@ -80,7 +84,7 @@ _loractl() {
     job) COMPREPLY=($(compgen -W "$(_loractl_jobs)" -- "$cur")) ;;
     file) COMPREPLY=($(compgen -f -- "$cur")) ;;
     shell) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
-    verb) COMPREPLY=($(compgen -W "submit list ls get describe cancel delete rm retry logs checkpoints workers wait loss health version completion help" -- "$cur")) ;;
+    verb) COMPREPLY=($(compgen -W "submit list ls get describe cancel delete rm retry merge logs checkpoints workers wait loss health version completion help" -- "$cur")) ;;
     *) COMPREPLY=() ;;
   esac
 }

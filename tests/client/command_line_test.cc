@@ -48,6 +48,27 @@ TEST_F(CommandLineTest, SubmitWithEveryFlag) {
   EXPECT_FALSE(cl->dry_run);
 }
 
+TEST_F(CommandLineTest, MergeWithEveryFlag) {
+  auto cl = Parse({"merge", "01JA", "--out", "runs/merged/", "--dtype", "BFloat16",
+                   "--max-shard-size", "2GB", "--force", "--name", "m", "-f", "-o", "json"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->verb, "merge");
+  EXPECT_THAT(cl->args, ElementsAre("01JA"));
+  EXPECT_EQ(cl->merge_out, "/home/u/work/runs/merged/");
+  EXPECT_EQ(cl->merge_dtype, "bf16");
+  EXPECT_EQ(cl->max_shard_size, "2GB");
+  EXPECT_TRUE(cl->force);
+  EXPECT_EQ(cl->name, "m");
+  EXPECT_TRUE(cl->follow);
+  EXPECT_EQ(cl->output, OutputFormat::kJson);
+  cl = Parse({"merge", "01JA", "--out", "/abs/merged"});
+  ASSERT_TRUE(cl.ok()) << cl.status();
+  EXPECT_EQ(cl->merge_out, "/abs/merged");
+  EXPECT_EQ(cl->merge_dtype, "");  // the base model's
+  EXPECT_EQ(cl->max_shard_size, "");
+  EXPECT_FALSE(cl->force);
+}
+
 TEST_F(CommandLineTest, ResumeAutoStaysAuto) {
   auto cl = Parse({"submit", "j.yaml", "--resume", "auto"});
   ASSERT_TRUE(cl.ok());
@@ -163,6 +184,13 @@ TEST_F(CommandLineTest, UsageErrorsNameTheProblem) {
       {{"list", "--tls-cert", "c.pem"}, "--tls-cert and --tls-key go together"},
       {{"list", "-w=1"}, "-w takes no value"},
       {{"list", "--watch=maybe"}, "--watch takes no value or true/false"},
+      {{"merge", "j"}, "--out DIR is required"},
+      {{"merge", "--out", "d"}, "missing JOB"},
+      {{"merge", "j", "k", "--out", "d"}, "unexpected argument 'k'"},
+      {{"merge", "j", "--out", "d", "--dtype", "int8"}, "--dtype: expected bf16, f16 or f32"},
+      {{"merge", "j", "--out", "d", "--max-shard-size", "0"}, "--max-shard-size: size '0'"},
+      {{"merge", "j", "--out", "d", "--max-shard-size", "big"}, "expected a positive size"},
+      {{"submit", "j.yaml", "--out", "d"}, "unknown flag --out for 'loractl submit'"},
   };
   for (const Case& c : cases) {
     auto cl = Parse(c.args);

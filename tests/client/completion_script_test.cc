@@ -71,6 +71,11 @@ TEST_F(BashCompletionTest, VerbsFlagsValuesAndJobIds) {
   EXPECT_THAT(Complete("loractl get job-"), ElementsAre("job-a", "job-b"));
   EXPECT_THAT(Complete("loractl submit job.yaml --dev"), ElementsAre("--device"));
   EXPECT_THAT(Complete("loractl submit job.yaml --device c"), UnorderedElementsAre("cpu", "cuda"));
+  EXPECT_THAT(Complete("loractl mer"), ElementsAre("merge"));
+  EXPECT_THAT(Complete("loractl merge job-"), ElementsAre("job-a", "job-b"));
+  EXPECT_THAT(Complete("loractl merge job-a --dt"), ElementsAre("--dtype"));
+  EXPECT_THAT(Complete("loractl merge job-a --dtype b"), ElementsAre("bf16"));
+  EXPECT_THAT(Complete("loractl merge job-a --max"), ElementsAre("--max-shard-size"));
 }
 
 TEST(CompletionScriptTest, CommittedCopiesMatchTheGenerator) {

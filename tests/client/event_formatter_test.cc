@@ -107,6 +107,50 @@ TEST(EventFormatterTest, TimesAgesSizes) {
   EXPECT_FALSE(IsFinalState(v1::JOB_STATE_QUEUED));
 }
 
+TEST(EventFormatterTest, MergeProgressAndMergeFinal) {
+  v1::JobEvent p = Event(4);
+  p.set_record_json(R"({"type":"merge_progress","shard":2,"num_shards":3,)"
+                    R"("file":"/o/merged/model-00002-of-00003.safetensors","bytes":1572864})");
+  EXPECT_EQ(FormatEventLine(p, false), "merge shard 2/3 model-00002-of-00003.safetensors (1.5 MiB)");
+  // Fields of the wrong type never throw: they show as zero.
+  p.set_record_json(R"({"type":"merge_progress","shard":"two","file":7})");
+  EXPECT_EQ(FormatEventLine(p, false), "merge shard 0/0 (0 B)");
+
+  v1::JobEvent f = Event(9);
+  f.mutable_final_result()->set_state(v1::JOB_STATE_SUCCEEDED);
+  f.mutable_final_result()->set_output_dir("/o/merged");
+  f.mutable_final_result()->set_record_json(
+      R"({"type":"final","kind":"merge","output_dir":"/o/merged","merged_modules":28,)"
+      R"("total_bytes":3145728,"dtype":"BF16","weight_files":["model-00001-of-00002.safetensors",)"
+      R"("model-00002-of-00002.safetensors","model.safetensors.index.json"]})");
+  EXPECT_EQ(FormatEventLine(f, false),
+            "final SUCCEEDED merged 28 modules into 2 shards (3.0 MiB BF16) in /o/merged");
+}
+
+TEST(JobViewTest, MergeJobsShowTheirKindShardsAndInputs) {
+  v1::Job job;
+  job.set_id("01JB");
+  job.set_state(v1::JOB_STATE_RUNNING);
+  job.set_attempt(1);
+  job.set_last_step(1);
+  job.set_total_steps(3);
+  job.mutable_spec()->set_kind(v1::JOB_KIND_MERGE);
+  job.mutable_spec()->mutable_merge()->set_source_job_id("01JA");
+  job.mutable_merge()->set_model_dir("/m/tiny");
+  job.mutable_merge()->set_adapter_dir("/o/run");
+  job.mutable_create_time()->set_seconds(1000);
+  EXPECT_EQ(JobsTable({job}, absl::FromUnixSeconds(1060)).Render(true),
+            "ID     NAME   KIND    STATE     STEP   LOSS   ATTEMPT   AGE\n"
+            "01JB   -      merge   RUNNING   1/3    -      1         60s\n");
+  const std::string d = DescribeJob(job, absl::FromUnixSeconds(1060));
+  EXPECT_THAT(d, HasSubstr("kind:         merge\n"));
+  EXPECT_THAT(d, HasSubstr("progress:     shard 1/3\n"));
+  EXPECT_THAT(d, HasSubstr("merge_of:     01JA\n"));
+  EXPECT_THAT(d, HasSubstr("base_model:   /m/tiny\n"));
+  EXPECT_THAT(d, HasSubstr("adapter:      /o/run\n"));
+  EXPECT_THAT(d, Not(HasSubstr("config:")));
+}
+
 TEST(JobViewTest, ListTableAndDescribe) {
   v1::Job job;
   job.set_id("01JA");
@@ -119,8 +163,8 @@ TEST(JobViewTest, ListTableAndDescribe) {
   job.mutable_create_time()->set_seconds(1000);
   const std::string table = JobsTable({job}, absl::FromUnixSeconds(1060)).Render(true);
   EXPECT_EQ(table,
-            "ID     NAME   STATE     STEP    LOSS     ATTEMPT   AGE\n"
-            "01JA   -      RUNNING   12/80   2.5000   1         60s\n");
+            "ID     NAME   KIND    STATE     STEP    LOSS     ATTEMPT   AGE\n"
+            "01JA   -      train   RUNNING   12/80   2.5000   1         60s\n");
   const std::string d = DescribeJob(job, absl::FromUnixSeconds(1060));
   EXPECT_THAT(d, HasSubstr("state:        RUNNING\n"));
   EXPECT_THAT(d, HasSubstr("progress:     step 12/80, loss 2.5000\n"));

@@ -117,7 +117,8 @@ grpc::Status FakeLorad::SubmitJob(grpc::ServerContext* ctx, const v1::SubmitJobR
   if (auto s = Authorize(ctx); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   last_spec_ = req->spec();
-  if (!absl::StartsWith(req->spec().config_dir(), "/")) {
+  if (req->spec().kind() != v1::JOB_KIND_MERGE &&
+      !absl::StartsWith(req->spec().config_dir(), "/")) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "config_dir: must be absolute");
   }
   if (absl::StrContains(req->spec().config_yaml(), "missing_on_server")) {

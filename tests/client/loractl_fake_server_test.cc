@@ -97,6 +97,33 @@ TEST_F(LoractlFakeServerTest, SubmitPrintsTheIdAloneAndSendsTheSpecAsWritten) {
   EXPECT_EQ(spec.max_runtime().seconds(), 3600);
 }
 
+TEST_F(LoractlFakeServerTest, MergeSendsAMergeJobAndPrintsItsIdAlone) {
+  RunResult r = Loractl({"merge", "job-ok", "--out", "models/merged", "--dtype", "bf16",
+                         "--max-shard-size", "1GB", "--force", "--name", "m1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "job-1\n");
+  const v1::JobSpec spec = server_->last_spec();
+  EXPECT_EQ(spec.kind(), v1::JOB_KIND_MERGE);
+  EXPECT_EQ(spec.config_yaml(), "");
+  EXPECT_EQ(spec.name(), "m1");
+  EXPECT_EQ(spec.merge().source_job_id(), "job-ok");
+  EXPECT_EQ(spec.merge().out_dir(), (dir_ / "models/merged").string());  // absolute here
+  EXPECT_EQ(spec.merge().dtype(), "bf16");
+  EXPECT_EQ(spec.merge().max_shard_size(), "1GB");
+  EXPECT_TRUE(spec.merge().force());
+
+  r = Loractl({"merge", "job-ok", "--out", "/srv/merged", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["id"], "job-2");
+  EXPECT_EQ(j["spec"]["kind"], "JOB_KIND_MERGE");
+  EXPECT_EQ(j["spec"]["merge"]["out_dir"], "/srv/merged");
+
+  r = Loractl({"merge", "job-ok"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--out DIR is required"));
+}
+
 TEST_F(LoractlFakeServerTest, SubmitChecksTheConfigLocallyFirst) {
   std::ofstream(dir_ / "cfg/bad.yaml") << "base_model: m\nlora_r: 0\nlearning_rate: -1\n";
   RunResult r = Loractl({"submit", "cfg/bad.yaml"});

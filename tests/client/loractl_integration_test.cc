@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -19,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
 #include "tests/client/subprocess.h"
 
@@ -311,6 +313,92 @@ TEST_F(LoractlIntegrationTest, SubmitResumeContinuesTheAdapterAndReproducesThePr
   }
   EXPECT_TRUE(found) << "no resume event";
   EXPECT_THAT(Loractl({"logs", second}).out, HasSubstr("adapter loaded"));
+}
+
+TEST_F(LoractlIntegrationTest, MergeAFinishedJobOnTheServerWithProgress) {
+  if (!have_worker_) GTEST_SKIP() << "lorad-worker is not built (set LORAD_TEST_WORKER)";
+  const std::string train = Submit({"--set", "output_dir=../out/to-merge", "--set", "max_steps=4",
+                                    "--name", "to-merge"});
+  ASSERT_EQ(Loractl({"wait", train, "--timeout", "600"}, 620).exit_code, 0);
+
+  // Refused before anything is queued, with the reason and the exit status.
+  RunResult r = Loractl({"merge", train, "--out", "models/tiny/merged"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("overlaps the base model's directory"));
+  r = Loractl({"merge", "nosuchjob", "--out", "out/m"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+
+  // A small shard size: the tiny model (~1 MB of F32) comes out in several shards.
+  const fs::path out = dir_ / "out/merged";
+  r = Loractl({"merge", train, "--out", "out/merged", "--max-shard-size", "300KB", "--follow",
+               "--name", "merged"},
+              600);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string id = std::string(absl::StripAsciiWhitespace(r.out));
+  ASSERT_FALSE(id.empty());
+  EXPECT_THAT(r.err, HasSubstr("merge shard 1/"));
+  EXPECT_THAT(r.err, HasSubstr("final SUCCEEDED merged 28 modules into "));
+  EXPECT_THAT(r.err, HasSubstr("job " + id + " SUCCEEDED: merged model in " + out.string()));
+
+  const nlohmann::json j = GetJson(id);
+  EXPECT_EQ(j["state"], "JOB_STATE_SUCCEEDED");
+  EXPECT_EQ(j["spec"]["kind"], "JOB_KIND_MERGE");
+  EXPECT_EQ(j["merge"]["adapter_dir"], (dir_ / "out/to-merge").string());
+  EXPECT_EQ(j["merge"]["model_dir"], (dir_ / "models/tiny").string());
+  EXPECT_EQ(j["output_dir"], out.string());
+  const int shards = std::stoi(j["total_steps"].get<std::string>());
+  EXPECT_GT(shards, 1);
+  EXPECT_EQ(j["last_step"], j["total_steps"]);
+  EXPECT_THAT(Loractl({"list"}).out, ::testing::ContainsRegex(id + " +merged +merge +SUCCEEDED"));
+
+  int progress = 0;
+  for (const auto& e : JsonLines(Loractl({"logs", id, "-o", "json"}).out)) {
+    if (!e.contains("record_json")) continue;
+    const auto rec = nlohmann::json::parse(e["record_json"].get<std::string>());
+    if (rec["type"] == "merge_progress") {
+      EXPECT_EQ(rec["shard"], ++progress);
+    }
+  }
+  EXPECT_EQ(progress, shards);
+
+  // A Hugging Face model directory: config, shards with their index, tokenizer;
+  // nothing half-written or temporary beside it.
+  EXPECT_TRUE(fs::exists(out / "config.json"));
+  EXPECT_TRUE(fs::exists(out / "tokenizer.json"));
+  const auto index = nlohmann::json::parse(std::ifstream(out / "model.safetensors.index.json"));
+  std::set<std::string> files;
+  for (const auto& [name, file] : index["weight_map"].items()) files.insert(file.get<std::string>());
+  EXPECT_EQ(static_cast<int>(files.size()), shards);
+  for (const std::string& f : files) EXPECT_TRUE(fs::exists(out / f)) << f;
+  for (const auto& e : fs::directory_iterator(dir_ / "out")) {
+    EXPECT_EQ(e.path().filename().string().find(".merge-"), std::string::npos) << e.path();
+  }
+
+  // It loads, and greedy text from it is the base model's with the adapter.
+  auto generate = [&](std::vector<std::string> model) {
+    model.insert(model.begin(), {worker_, "generate"});
+    for (const char* a : {"--prompt", "the cat sat", "--chat-template", "none",
+                          "--max-new-tokens", "12", "-o", "json", "--threads", "1"}) {
+      model.push_back(a);
+    }
+    RunResult g = testing::Run(model, {}, 300);
+    EXPECT_EQ(g.exit_code, 0) << g.err;
+    return g.exit_code == 0 ? JsonLines(g.out).at(0) : nlohmann::json();
+  };
+  const nlohmann::json with_adapter =
+      generate({(dir_ / "models/tiny").string(), "--adapter", (dir_ / "out/to-merge").string()});
+  const nlohmann::json merged = generate({out.string()});
+  EXPECT_EQ(with_adapter["ids"], merged["ids"]);
+  EXPECT_EQ(with_adapter["text"], merged["text"]);
+
+  // Again into the same, now non-empty, directory: only with --force.
+  r = Loractl({"merge", train, "--out", "out/merged"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("not empty; choose another directory or pass --force"));
+  r = Loractl({"merge", train, "--out", "out/merged", "--force", "--follow"}, 600);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(out / "model.safetensors"));  // the default shard size: one file
+  EXPECT_FALSE(fs::exists(out / "model.safetensors.index.json"));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 
@@ -211,6 +212,31 @@ TEST_F(MergeTest, ShardsWithAnIndexAsTransformersNamesThem) {
   for (const auto& e : fs::directory_iterator(o.out_dir.parent_path())) {
     EXPECT_EQ(e.path().filename().string().find(".merge-"), std::string::npos) << e.path();
   }
+}
+
+TEST_F(MergeTest, StopBetweenShardsLeavesNoOutputAndNoTemporaryDirectory) {
+  MergeOptions o = Options("stopped");
+  o.max_shard_bytes = 12'000;  // several shards
+  std::atomic<bool> stop{false};
+  o.stop = &stop;
+  int shards_done = 0;
+  auto report = MergeAdapter(o, [&](const MergeProgress& p) {
+    ++shards_done;
+    EXPECT_GT(p.num_shards, 2);
+    if (p.shard == 2) stop = true;  // as a cancel arriving from another thread
+  });
+  ASSERT_EQ(report.status().code(), absl::StatusCode::kCancelled) << report.status();
+  EXPECT_NE(report.status().message().find("stopped in shard 3"), std::string::npos)
+      << report.status();
+  EXPECT_EQ(shards_done, 2);
+  EXPECT_FALSE(fs::exists(o.out_dir));
+  for (const auto& e : fs::directory_iterator(o.out_dir.parent_path())) {
+    EXPECT_EQ(e.path().filename().string().find(".merge-"), std::string::npos) << e.path();
+  }
+  // The same merge, not stopped, completes into the same out_dir.
+  stop = false;
+  ASSERT_TRUE(MergeAdapter(o).ok());
+  EXPECT_TRUE(fs::exists(o.out_dir / "model.safetensors.index.json"));
 }
 
 TEST_F(MergeTest, RefusesBadInputsBeforeWritingAnything) {

@@ -33,13 +33,55 @@ bool IsWithin(const fs::path& inner, const fs::path& outer) {
   return true;
 }
 
+/// Adds a problem when `value` is relative, or lies outside every root.
+void CheckOnePath(const std::string& key, const std::string& value,
+                  const std::vector<std::string>& allowed_roots, ConfigProblems& problems) {
+  if (value.empty()) return;
+  if (!fs::path(value).is_absolute()) {
+    problems.Add(key,
+                 absl::StrCat("must be an absolute path after resolution, got \"", value, "\""));
+    return;
+  }
+  std::vector<fs::path> roots;
+  for (const std::string& r : allowed_roots) {
+    if (!r.empty()) roots.push_back(Canonical(r));
+  }
+  if (roots.empty()) return;
+  const fs::path real = Canonical(value);
+  bool inside = false;
+  for (const fs::path& root : roots) inside = inside || IsWithin(real, root);
+  if (inside) return;
+  std::string shown_roots;
+  for (const fs::path& root : roots) {
+    absl::StrAppend(&shown_roots, shown_roots.empty() ? "" : ", ", root.string());
+  }
+  problems.Add(key, absl::StrCat(value,
+                                 real.string() != value
+                                     ? absl::StrCat(" (resolves to ", real.string(), ")")
+                                     : std::string(),
+                                 " is outside the allowed roots (", shown_roots, ")"));
+}
+
 }  // namespace
+
+absl::Status CheckPathUnderRoots(const std::string& key, const std::string& path,
+                                 const std::vector<std::string>& allowed_roots) {
+  ConfigProblems problems;
+  if (path.empty()) problems.Add(key, "empty");
+  CheckOnePath(key, path, allowed_roots, problems);
+  return problems.ToStatus();
+}
 
 bool PathsOverlap(const std::string& a, const std::string& b) {
   if (a.empty() || b.empty()) return false;
   const fs::path ca = Canonical(a);
   const fs::path cb = Canonical(b);
   return IsWithin(ca, cb) || IsWithin(cb, ca);
+}
+
+bool PathWithin(const std::string& inner, const std::string& outer) {
+  if (inner.empty() || outer.empty()) return false;
+  return IsWithin(Canonical(inner), Canonical(outer));
 }
 
 size_t ValidUtf8PrefixLength(std::string_view s) {
@@ -92,33 +134,7 @@ absl::Status CheckPathsUnderRoots(const TrainConfig& config,
   paths.emplace_back("resume_from_checkpoint", config.resume_from_checkpoint);
   paths.emplace_back("dataset_prepared_path", config.dataset_prepared_path);
 
-  std::vector<fs::path> roots;
-  for (const std::string& r : allowed_roots) {
-    if (!r.empty()) roots.push_back(Canonical(r));
-  }
-  for (const auto& [key, value] : paths) {
-    if (value.empty()) continue;
-    if (!fs::path(value).is_absolute()) {
-      problems.Add(key, absl::StrCat("must be an absolute path after resolution, got \"", value,
-                                     "\""));
-      continue;
-    }
-    if (roots.empty()) continue;
-    const fs::path real = Canonical(value);
-    bool inside = false;
-    for (const fs::path& root : roots) inside = inside || IsWithin(real, root);
-    if (!inside) {
-      std::string shown_roots;
-      for (const fs::path& root : roots) {
-        absl::StrAppend(&shown_roots, shown_roots.empty() ? "" : ", ", root.string());
-      }
-      problems.Add(key, absl::StrCat(value,
-                                     real.string() != value
-                                         ? absl::StrCat(" (resolves to ", real.string(), ")")
-                                         : std::string(),
-                                     " is outside the allowed roots (", shown_roots, ")"));
-    }
-  }
+  for (const auto& [key, value] : paths) CheckOnePath(key, value, allowed_roots, problems);
   if (!config.output_dir.empty() && !config.base_model.empty()) {
     const fs::path out = Canonical(config.output_dir);
     const fs::path model = Canonical(config.base_model);

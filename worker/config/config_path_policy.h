@@ -22,10 +22,20 @@ namespace lorad {
 absl::Status CheckPathsUnderRoots(const TrainConfig& config,
                                   const std::vector<std::string>& allowed_roots);
 
+/// The same check for one path named `key` (e.g. a merge's out_dir): absolute,
+/// and inside a root when `allowed_roots` is not empty.  INVALID_ARGUMENT.
+absl::Status CheckPathUnderRoots(const std::string& key, const std::string& path,
+                                 const std::vector<std::string>& allowed_roots);
+
 /// True when one path is the other or lies inside it, after resolving symlinks
 /// (component-wise: /data2 does not overlap /data).  Two jobs whose output
 /// dirs overlap would prune or overwrite each other's checkpoints.
 bool PathsOverlap(const std::string& a, const std::string& b);
+
+/// True when `inner` is `outer` or lies inside it, after resolving symlinks
+/// (component-wise).  A merge may write into its adapter's directory's
+/// subfolder, never into (or above) the adapter itself.
+bool PathWithin(const std::string& inner, const std::string& outer);
 
 /// Upper bounds against absurd sizes (ParseTrainConfig applies them too).
 inline constexpr int64_t kMaxSequenceLen = 1'048'576;

@@ -4,11 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <set>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
@@ -283,36 +281,6 @@ absl::Status MoveIntoPlace(const fs::path& tmp, const fs::path& out,
 
 }  // namespace
 
-absl::StatusOr<uint64_t> ParseByteSize(const std::string& text) {
-  std::string upper;
-  for (char c : text)
-    upper.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
-  static const std::pair<const char*, uint64_t> kUnits[] = {{"GIB", uint64_t{1} << 30},
-                                                            {"MIB", uint64_t{1} << 20},
-                                                            {"KIB", uint64_t{1} << 10},
-                                                            {"GB", 1'000'000'000},
-                                                            {"MB", 1'000'000},
-                                                            {"KB", 1'000},
-                                                            {"B", 1}};
-  uint64_t unit = 1;
-  std::string digits = upper;
-  for (const auto& [suffix, mult] : kUnits) {
-    const size_t n = std::string(suffix).size();
-    if (upper.size() > n && upper.compare(upper.size() - n, n, suffix) == 0) {
-      unit = mult;
-      digits = upper.substr(0, upper.size() - n);
-      break;
-    }
-  }
-  uint64_t value = 0, bytes = 0;
-  if (!absl::SimpleAtoi(digits, &value) || value == 0 ||
-      __builtin_mul_overflow(value, unit, &bytes)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "size '", text, "': expected a positive size such as 2GB, 500MB, 512MiB or bytes"));
-  }
-  return bytes;
-}
-
 absl::StatusOr<MergeReport> MergeAdapter(
     const MergeOptions& options, const std::function<void(const MergeProgress&)>& on_shard) {
   if (options.dtype && *options.dtype != DType::kF32 && *options.dtype != DType::kBF16 &&
@@ -379,6 +347,12 @@ absl::StatusOr<MergeReport> MergeAdapter(
     LORAD_ASSIGN_OR_RETURN(auto writer,
                            SafetensorsStreamWriter::Create(tmp / file_name, std::move(specs)));
     for (const TensorSpec& spec : writer->order()) {
+      // Checked per tensor: a shard of a large model takes minutes to write.
+      if (options.stop != nullptr && options.stop->load()) {
+        return absl::CancelledError(absl::StrCat("merge stopped in shard ", s + 1, " of ",
+                                                 shards.size(), "; ", out.string(),
+                                                 " was not written"));
+      }
       const OutTensor& t = *by_name.at(spec.name);
       LORAD_RETURN_IF_ERROR(WriteTensor(t, *adapter.file, *writer));
       ++report.tensors;

@@ -5,6 +5,7 @@
 // at a time, so memory stays near the largest tensor, not the model.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "worker/base/byte_size.h"  // ParseByteSize for --max-shard-size
 #include "worker/formats/safetensors.h"
 
 namespace lorad {
@@ -32,6 +34,9 @@ struct MergeOptions {
   /// Write into an existing, non-empty out_dir (its files of the same names are
   /// replaced, stale model*.safetensors and the index removed).
   bool force = false;
+  /// Set by another thread to stop the merge (CANCELLED) before the next
+  /// tensor; the temporary directory is removed and out_dir left as it was.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct MergeProgress {
@@ -53,14 +58,11 @@ struct MergeReport {
 /// Errors, all before anything is written: missing model or adapter files,
 /// an adapter that does not fit the model (every problem listed), PEFT options
 /// the reader refuses, an out_dir equal to an input or non-empty without
-/// `force` (FAILED_PRECONDITION), a dtype other than F32/BF16/F16.  The output
+/// `force` (FAILED_PRECONDITION), a dtype other than F32/BF16/F16.  CANCELLED
+/// when `stop` is set during the merge.  The output
 /// is assembled in a temporary sibling of out_dir and moved into place at the
 /// end, so a failure never leaves a half-written out_dir.
 absl::StatusOr<MergeReport> MergeAdapter(
     const MergeOptions& options, const std::function<void(const MergeProgress&)>& on_shard = {});
-
-/// "2GB" (10^9, as transformers), "500MB", "512MiB", "100KB", "4096" (bytes);
-/// case-insensitive.  Zero and garbage are errors.
-absl::StatusOr<uint64_t> ParseByteSize(const std::string& text);
 
 }  // namespace lorad

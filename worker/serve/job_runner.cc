@@ -6,6 +6,7 @@
 #include "spdlog/sinks/base_sink.h"
 #include "spdlog/spdlog.h"
 #include "worker/config/config_loader.h"
+#include "worker/serve/merge_job.h"
 #include "worker/serve/output_dir_lock.h"
 #include "worker/train/training_job.h"
 
@@ -141,30 +142,35 @@ std::pair<std::string, int64_t> JobRunner::Current() {
   return {job_id_, lease_epoch_};
 }
 
+absl::Status JobRunner::Train(const v1::JobAssignment& a) {
+  const v1::JobSpec& spec = a.spec();
+  std::vector<std::string> overrides(spec.set_overrides().begin(), spec.set_overrides().end());
+  auto loaded = ParseTrainConfig(spec.config_yaml(), spec.config_dir(), overrides);
+  if (!loaded.ok()) return loaded.status();
+  auto lock = OutputDirLock::Acquire(loaded->config.output_dir, lock_wait_ms_);
+  if (!lock.ok()) return lock.status();
+  RunOptions options;
+  options.resume = a.resume();
+  options.device = device_;
+  options.threads = threads_;
+  ForwardingObserver observer(send_, a.job_id(), a.lease_epoch());
+  spdlog::info("job {} attempt {}: training into {} (resume: {})", a.job_id(), a.attempt(),
+               loaded->config.output_dir, a.resume().empty() ? "no" : a.resume());
+  return RunTrainingJob(loaded->config, options, observer, stop_);
+}
+
+absl::Status JobRunner::Merge(const v1::JobAssignment& a) {
+  ForwardingObserver observer(send_, a.job_id(), a.lease_epoch());
+  return RunMergeJob(
+      a.merge(), a.attempt(), [&](const nlohmann::json& r) { observer.OnRecord(r); }, stop_,
+      lock_wait_ms_);
+}
+
 void JobRunner::Run(v1::JobAssignment a) {
   absl::Status result;
   LogSink().Attach(&send_, a.job_id(), a.lease_epoch());
   try {
-    const v1::JobSpec& spec = a.spec();
-    std::vector<std::string> overrides(spec.set_overrides().begin(), spec.set_overrides().end());
-    auto loaded = ParseTrainConfig(spec.config_yaml(), spec.config_dir(), overrides);
-    if (!loaded.ok()) {
-      result = loaded.status();
-    } else {
-      auto lock = OutputDirLock::Acquire(loaded->config.output_dir, lock_wait_ms_);
-      if (!lock.ok()) {
-        result = lock.status();
-      } else {
-        RunOptions options;
-        options.resume = a.resume();
-        options.device = device_;
-        options.threads = threads_;
-        ForwardingObserver observer(send_, a.job_id(), a.lease_epoch());
-        spdlog::info("job {} attempt {}: training into {} (resume: {})", a.job_id(), a.attempt(),
-                     loaded->config.output_dir, a.resume().empty() ? "no" : a.resume());
-        result = RunTrainingJob(loaded->config, options, observer, stop_);
-      }
-    }
+    result = a.spec().kind() == v1::JOB_KIND_MERGE ? Merge(a) : Train(a);
   } catch (const std::exception& e) {  // the core should not throw; never let it escape
     result = absl::InternalError(absl::StrCat("training thread: ", e.what()));
   }

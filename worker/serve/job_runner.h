@@ -1,6 +1,7 @@
 // Runs one assignment on a training thread through the training core
-// (lorad::RunTrainingJob) and forwards every record to the scheduler.  No
-// LibTorch in here: training_job.h is torch-free.
+// (lorad::RunTrainingJob), or a merge job through RunMergeJob, and forwards
+// every record to the scheduler.  No LibTorch in here: training_job.h and
+// merge_job.h are torch-free.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/status/status.h"
 #include "lorad/v1/lorad.pb.h"
 
 namespace lorad {
@@ -34,6 +36,8 @@ class JobRunner {
 
  private:
   void Run(v1::JobAssignment a);
+  absl::Status Train(const v1::JobAssignment& a);
+  absl::Status Merge(const v1::JobAssignment& a);
 
   SendFn send_;
   std::string device_;

@@ -18,7 +18,25 @@ absl::StatusOr<OutputDirLock> OutputDirLock::Acquire(const std::string& dir, int
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return absl::FailedPreconditionError(absl::StrCat("output_dir ", dir, ": ", ec.message()));
-  std::string path = dir + "/.lorad.lock";
+  return LockFile(dir + "/.lorad.lock", dir, wait_ms);
+}
+
+absl::StatusOr<OutputDirLock> OutputDirLock::AcquireBeside(const std::string& dir,
+                                                           int64_t wait_ms) {
+  std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();  // "DIR/"
+  std::error_code ec;
+  std::filesystem::create_directories(p.parent_path(), ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("output_dir ", dir, ": parent ", p.parent_path().string(), ": ", ec.message()));
+  }
+  return LockFile((p.parent_path() / absl::StrCat(".", p.filename().string(), ".lorad.lock")).string(),
+                  dir, wait_ms);
+}
+
+absl::StatusOr<OutputDirLock> OutputDirLock::LockFile(const std::string& path,
+                                                      const std::string& dir, int64_t wait_ms) {
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return absl::FailedPreconditionError(absl::StrCat(path, ": ", std::strerror(errno)));
