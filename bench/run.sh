@@ -35,14 +35,8 @@ done
 # Checkpoint save: a 3-step bf16 run at sequence_len 512 saving after every
 # step (adapter, AdamW moments, RNG, state: what an exact resume needs).
 mkdir -p "$WORK/ckpt"
-/usr/bin/python3 - "$WORK/ckpt/data.jsonl" <<'PY'
-import json, random, sys
-rng = random.Random(0)
-words = "the of and to in is was for on that with as by at from his her it an be this".split()
-with open(sys.argv[1], "w") as f:
-    for _ in range(8):
-        f.write(json.dumps({"text": " ".join(rng.choice(words) for _ in range(3000))}) + "\n")
-PY
+/usr/bin/python3 -c 'import sys; sys.path.insert(0, "bench/train"); import side_by_side
+side_by_side.make_dataset(sys.argv[1], 8, 3000)' "$WORK/ckpt/data.jsonl"
 cat > "$WORK/ckpt/config.yaml" <<YAML
 base_model: $model
 adapter: lora
