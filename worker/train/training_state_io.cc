@@ -99,7 +99,8 @@ absl::Status WriteTrainingState(const std::filesystem::path& dir, const Training
         {"cpu_isa", s.env.cpu_isa},
         {"torch_version", s.env.torch_version},
         {"device", s.env.device},
-        {"bf16", s.env.bf16}}},
+        {"bf16", s.env.bf16},
+        {"attention", s.env.attention}}},
       {"data_fingerprint", s.data_fingerprint}};
   LORAD_RETURN_IF_ERROR(WriteFileDurably(dir / kTrainingStateFile, j.dump(2) + "\n"));
   return WriteFileDurably(dir / kCheckpointConfigFile, s.config_yaml);
@@ -142,6 +143,7 @@ absl::StatusOr<TrainingStateFiles> ReadTrainingState(const std::filesystem::path
   LORAD_RETURN_IF_ERROR(Get(env, "torch_version", s.env.torch_version, where));
   LORAD_RETURN_IF_ERROR(Get(env, "device", s.env.device, where));
   LORAD_RETURN_IF_ERROR(Get(env, "bf16", s.env.bf16, where));
+  if (env.contains("attention")) LORAD_RETURN_IF_ERROR(Get(env, "attention", s.env.attention, where));
 
   LORAD_ASSIGN_OR_RETURN(auto opt_file, SafetensorsFile::Open(dir / kOptimizerStateFile));
   for (const TensorInfo& info : opt_file->header().tensors) {
