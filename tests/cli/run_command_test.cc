@@ -130,6 +130,48 @@ TEST_F(RunCommandTest, DryRunTrainsNothing) {
   EXPECT_FALSE(std::filesystem::exists(tmp_.path() / "out"));
 }
 
+// The attention backend a run uses is resolved per sequence length (auto),
+// reported with its reason, and the dry run's memory estimate follows it: at
+// sequence_len 2048 eager keeps heads × T² scores per layer, blockwise none.
+TEST_F(RunCommandTest, DryRunReportsTheAttentionBackendAndItsMemory) {
+  auto dry = [&](const std::string& extra) {
+    Result r = RunWorker(tmp_, {"run", Config(kGood + "max_steps: 2\n" + extra), "--dry-run",
+                                "--threads", "1"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    auto records = Records(r.out);
+    EXPECT_EQ(records.size(), 1u);
+    return records.empty() ? nlohmann::json() : records[0];
+  };
+  const nlohmann::json short_auto = dry("");  // sequence_len 64
+  EXPECT_EQ(short_auto["attention"]["backend"], "eager");
+  EXPECT_EQ(short_auto["attention"]["requested"], "auto");
+  EXPECT_NE(short_auto["attention"]["reason"].get<std::string>().find("sequence_len 64"),
+            std::string::npos);
+  const nlohmann::json long_auto = dry("sequence_len: 2048\n");
+  const nlohmann::json long_eager = dry("sequence_len: 2048\nattention: eager\n");
+  const nlohmann::json long_flash = dry("sequence_len: 2048\nflash_attention: true\n");
+  EXPECT_EQ(long_auto["attention"]["backend"], "blockwise");
+  EXPECT_EQ(long_eager["attention"]["backend"], "eager");
+  EXPECT_EQ(long_flash["attention"]["backend"], "blockwise");
+  EXPECT_EQ(long_auto["memory_estimate"]["attention_backend"], "blockwise");
+  const auto eager_attn = long_eager["memory_estimate"]["attention_bytes"].get<int64_t>();
+  const auto block_attn = long_auto["memory_estimate"]["attention_bytes"].get<int64_t>();
+  // tiny, micro_batch_size 2, fp32: 4 layers × 2 rows × 4 heads × 2048² fp32
+  // probabilities = 512 MiB kept by eager.
+  EXPECT_EQ(eager_attn, int64_t{4} * 2 * 4 * 2048 * 2048 * 4);
+  EXPECT_LT(block_attn * 20, eager_attn);
+  EXPECT_LT(long_auto["memory_estimate"]["total_bytes"].get<int64_t>(),
+            long_eager["memory_estimate"]["total_bytes"].get<int64_t>() / 2);
+  // sdpa on a LibTorch without it (1.13) runs blockwise and says why.
+  const nlohmann::json sdpa = dry("attention: sdpa\n");
+  if (sdpa["attention"]["backend"] != "sdpa") {
+    EXPECT_EQ(sdpa["attention"]["backend"], "blockwise");
+    EXPECT_NE(sdpa["attention"]["reason"].get<std::string>().find(
+                  "no scaled_dot_product_attention"),
+              std::string::npos);
+  }
+}
+
 TEST_F(RunCommandTest, MissingDataset) {
   std::filesystem::remove(tmp_.path() / "data.jsonl");
   ExpectRefused(kGood, "data.jsonl");
@@ -283,8 +325,9 @@ TEST_F(RunCommandTest, OutOfMemoryIsAClearFailure) {
   }
   testing::WriteText(tmp_.path() / "long.jsonl", data);
   // 64 rows × 2048 tokens: one layer's fp32 attention scores alone are 4 GiB.
+  // Eager pinned: auto would pick blockwise here and reach the limit slowly.
   const std::string config = Config(
-      "lora_r: 4\nlora_target_linear: true\nlearning_rate: 0.01\nbf16: false\n"
+      "lora_r: 4\nlora_target_linear: true\nlearning_rate: 0.01\nbf16: false\nattention: eager\n"
       "sequence_len: 2048\nmicro_batch_size: 64\nmax_steps: 1\n"
       "datasets:\n  - path: " + (tmp_.path() / "long.jsonl").string() + "\n    type: completion\n");
   const std::string cmd = "ulimit -v 2500000 && exec " + kWorker + " run " + config +

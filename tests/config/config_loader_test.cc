@@ -207,12 +207,12 @@ TEST_F(ConfigLoaderTest, DatasetKeysAreRead) {
 }
 
 TEST_F(ConfigLoaderTest, UnknownAndUnimplementedKeysAreListedOnceByName) {
-  auto r = Parse(Minimal("wandb_project: demo\nflash_attention: true\nmy_own_key: 3\n"
+  auto r = Parse(Minimal("wandb_project: demo\nxformers_attention: true\nmy_own_key: 3\n"
                          "datasets_extra: 1\n") +
                  "");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(r->ignored_keys,
-              ElementsAre("wandb_project", "flash_attention", "my_own_key", "datasets_extra"));
+              ElementsAre("wandb_project", "xformers_attention", "my_own_key", "datasets_extra"));
   EXPECT_THAT(r->notes, Contains(HasSubstr("wandb_project is ignored: metrics are")));
 
   auto d = Parse("base_model: models/tiny\nlora_target_linear: true\nlearning_rate: 1e-3\n"
@@ -231,6 +231,53 @@ TEST_F(ConfigLoaderTest, MaxStepsWinsOverEpochsWithANote) {
   auto unset = Parse(Minimal("max_steps: -1\n"));  // HF's spelling of "unset"
   ASSERT_TRUE(unset.ok()) << unset.status();
   EXPECT_EQ(unset->config.max_steps, 0);
+}
+
+TEST_F(ConfigLoaderTest, AttentionDefaultsToAutoAndMapsAxolotlSwitches) {
+  auto plain = Parse(Minimal());
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->config.attention, "auto");
+  for (const char* v : {"auto", "eager", "blockwise", "sdpa"}) {
+    auto r = Parse(Minimal(std::string("attention: ") + v + "\n"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->config.attention, v);
+  }
+  // Axolotl's switches: flash-attn → lorad's blockwise kernel, SDPA → sdpa;
+  // neither is listed as ignored, and the mapping is a note.
+  auto flash = Parse(Minimal("flash_attention: true\n"));
+  ASSERT_TRUE(flash.ok()) << flash.status();
+  EXPECT_EQ(flash->config.attention, "blockwise");
+  EXPECT_THAT(flash->ignored_keys, Not(Contains("flash_attention")));
+  EXPECT_THAT(flash->notes, Contains(HasSubstr("flash_attention: true means attention: blockwise")));
+  auto sdp = Parse(Minimal("sdp_attention: true\n"));
+  ASSERT_TRUE(sdp.ok()) << sdp.status();
+  EXPECT_EQ(sdp->config.attention, "sdpa");
+  auto off = Parse(Minimal("flash_attention: false\n"));
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->config.attention, "auto");
+  // The same choice spelled both ways is fine.
+  auto both = Parse(Minimal("flash_attention: true\nattention: blockwise\n"));
+  ASSERT_TRUE(both.ok()) << both.status();
+  EXPECT_EQ(both->config.attention, "blockwise");
+}
+
+TEST_F(ConfigLoaderTest, AttentionContradictionsAndBadValuesAreNamed) {
+  auto bad = Parse(Minimal("attention: flash\n"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("attention"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("flash"));
+  auto clash = Parse(Minimal("attention: eager\nflash_attention: true\n"));
+  ASSERT_FALSE(clash.ok());
+  EXPECT_THAT(std::string(clash.status().message()),
+              HasSubstr("flash_attention: true asks for attention: blockwise, which contradicts "
+                        "attention: eager"));
+  auto two = Parse(Minimal("flash_attention: true\nsdp_attention: true\n"));
+  ASSERT_FALSE(two.ok());
+  EXPECT_THAT(std::string(two.status().message()),
+              HasSubstr("flash_attention and sdp_attention cannot both be true"));
+  auto notbool = Parse(Minimal("sdp_attention: maybe\n"));
+  ASSERT_FALSE(notbool.ok());
+  EXPECT_THAT(std::string(notbool.status().message()), HasSubstr("sdp_attention"));
 }
 
 TEST_F(ConfigLoaderTest, Bf16AcceptsTrueFalseAuto) {

@@ -44,7 +44,17 @@ TEST(FuzzCorpusParsersTest, TrainingStateSeedIsAcceptedAndBadValuesAreRefused) {
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->optimizer_step, 8);
   EXPECT_EQ(s->cursor.position, 16);
-  EXPECT_EQ(s->lr_policy, "");  // written before resume_lr_policy existed
+  EXPECT_EQ(s->lr_policy, "");          // written before resume_lr_policy existed
+  EXPECT_EQ(s->env.attention, "eager");  // ... and before the attention choice: it ran eager
+  // The backend a checkpoint records survives the round trip; a mistyped one is refused.
+  TrainingStateMeta with_backend = *s;
+  with_backend.env.attention = "blockwise";
+  auto round = ParseTrainingStateJson(TrainingStateJson(with_backend), "round");
+  ASSERT_TRUE(round.ok()) << round.status();
+  EXPECT_EQ(round->env.attention, "blockwise");
+  auto typed = nlohmann::json::parse(TrainingStateJson(with_backend));
+  typed["env"]["attention"] = 3;
+  EXPECT_FALSE(ParseTrainingStateJson(typed.dump(), "x").ok());
   auto j = nlohmann::json::parse(testing::ReadCorpusFile(seed));
   j["optimizer_step"] = 1e300;  // would be an out-of-range float → int cast
   auto bad = ParseTrainingStateJson(j.dump(), "x/training_state.json");

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "worker/model/attention.h"
+#include "worker/model/attention_choice.h"
 #include "worker/model/blockwise_attention.h"
 #include "worker/model/torch_compat.h"
 
@@ -79,6 +80,60 @@ TEST(BlockwiseAttentionTest, Bf16CloseToEager) {
   EXPECT_EQ(block.scalar_type(), torch::kBFloat16);
   EXPECT_LT((block.to(torch::kFloat32) - eager.to(torch::kFloat32)).abs().max().item<float>(),
             0.05f);
+}
+
+TEST(AttentionChoiceTest, AutoPicksByDeviceDtypeAndLength) {
+  auto short_fp32 = ChooseAttention("auto", 512, torch::kCPU, false);
+  ASSERT_TRUE(short_fp32.ok());
+  EXPECT_EQ(short_fp32->backend, AttentionBackend::kEager);
+  EXPECT_EQ(short_fp32->requested, "auto");
+  EXPECT_NE(short_fp32->reason.find("sequence_len 512"), std::string::npos) << short_fp32->reason;
+  auto long_fp32 = ChooseAttention("auto", kFp32BlockwiseMinSequenceLen, torch::kCPU, false);
+  ASSERT_TRUE(long_fp32.ok());
+  EXPECT_EQ(long_fp32->backend, AttentionBackend::kBlockwise);
+  auto short_bf16 = ChooseAttention("auto", 128, torch::kCPU, true);
+  ASSERT_TRUE(short_bf16.ok());
+  EXPECT_EQ(short_bf16->backend, AttentionBackend::kBlockwise);
+  EXPECT_NE(short_bf16->reason.find("bf16"), std::string::npos) << short_bf16->reason;
+  auto cuda = ChooseAttention("auto", 512, torch::Device(torch::kCUDA, 0), false);
+  ASSERT_TRUE(cuda.ok());
+  EXPECT_EQ(cuda->backend, torch_compat::kHasScaledDotProductAttention ? AttentionBackend::kSdpa
+                                                                       : AttentionBackend::kEager);
+  // Explicit choices win whatever the length and dtype.
+  EXPECT_EQ(ChooseAttention("eager", 4096, torch::kCPU, true)->backend, AttentionBackend::kEager);
+  EXPECT_EQ(ChooseAttention("blockwise", 16, torch::kCPU, false)->backend,
+            AttentionBackend::kBlockwise);
+  auto sdpa = ChooseAttention("sdpa", 16, torch::kCPU, false);
+  ASSERT_TRUE(sdpa.ok());
+  if (torch_compat::kHasScaledDotProductAttention) {
+    EXPECT_EQ(sdpa->backend, AttentionBackend::kSdpa);
+  } else {
+    EXPECT_EQ(sdpa->backend, AttentionBackend::kBlockwise);
+    EXPECT_NE(sdpa->reason.find("no scaled_dot_product_attention"), std::string::npos);
+  }
+  auto bad = ChooseAttention("flash", 16, torch::kCPU, false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("\"flash\""), std::string::npos);
+  EXPECT_STREQ(AttentionBackendName(AttentionBackend::kBlockwise), "blockwise");
+}
+
+// SDPA (or, on LibTorch 1.13, its blockwise stand-in) equals eager too.
+TEST(AttentionChoiceTest, SdpaMatchesEager) {
+  torch::Generator gen = torch_compat::MakeCpuGenerator(5);
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  for (bool segments : {false, true}) {
+    torch::Tensor q = torch::randn({1, 4, 10, 8}, gen, f64);
+    torch::Tensor k = torch::randn({1, 2, 10, 8}, gen, f64);
+    torch::Tensor v = torch::randn({1, 2, 10, 8}, gen, f64);
+    AttentionMask mask;
+    if (segments) {
+      mask.segment_ids = torch::tensor({1, 1, 1, 2, 2, 2, 2, 3, 3, 3}, torch::kInt64).view({1, 10});
+    }
+    PrepareAttentionMask(mask, 10, 10, torch::kCPU);
+    torch::Tensor eager = Attend(q, k, v, mask, 1.0 / std::sqrt(8.0), AttentionBackend::kEager);
+    torch::Tensor sdpa = Attend(q, k, v, mask, 1.0 / std::sqrt(8.0), AttentionBackend::kSdpa);
+    EXPECT_TRUE(torch::allclose(sdpa, eager, 1e-10, 1e-12)) << "segments " << segments;
+  }
 }
 
 }  // namespace

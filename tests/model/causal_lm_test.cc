@@ -205,6 +205,45 @@ TEST(CausalLmTest, PackedRowLossEqualsSumOfSeparateSamples) {
             1e-3);
 }
 
+// Every attention backend gives the model the same loss and LoRA gradients
+// (fp64, packed rows with padding, with and without gradient checkpointing).
+TEST(CausalLmTest, AttentionBackendsAgreeOnLossAndGradients) {
+  ModelConfig config = SmallLlamaConfig();
+  CausalLm model = LoadSmall("backends", torch::kFloat64, config);
+  LoraSettings lora;
+  lora.target_modules = {"q_proj", "k_proj", "v_proj", "o_proj", "down_proj"};
+  ASSERT_TRUE(model->AddLora(lora, 1).ok());
+  RandomizeB(model, 5);
+  Batch batch = RandomBatch(config.vocab_size, 2, 9, 21);
+  batch.in.segment_ids = torch::tensor({1, 1, 1, 1, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+                                       torch::kInt64)
+                             .view({2, 9});
+  batch.labels.index_put_({1, torch::indexing::Slice(7, torch::indexing::None)}, -100);
+  auto run = [&](AttentionBackend backend, bool checkpoint) {
+    model->SetAttentionBackend(backend);
+    model->SetGradientCheckpointing(checkpoint);
+    for (auto& [name, p] : model->LoraParameters()) p.mutable_grad() = torch::Tensor();
+    torch::Tensor loss = model->ComputeLoss(model->Forward(batch.in), batch.labels).loss_sum;
+    loss.backward();
+    std::vector<torch::Tensor> grads = {loss.detach()};
+    for (auto& [name, p] : model->LoraParameters()) grads.push_back(p.grad().clone());
+    return grads;
+  };
+  const auto eager = run(AttentionBackend::kEager, false);
+  for (AttentionBackend backend :
+       {AttentionBackend::kBlockwise, AttentionBackend::kSdpa, AttentionBackend::kEager}) {
+    for (bool checkpoint : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << static_cast<int>(backend) << " checkpoint "
+                                        << checkpoint);
+      const auto other = run(backend, checkpoint);
+      ASSERT_EQ(other.size(), eager.size());
+      for (size_t i = 0; i < eager.size(); ++i) {
+        EXPECT_TRUE(torch::allclose(other[i], eager[i], 1e-9, 1e-11)) << "tensor " << i;
+      }
+    }
+  }
+}
+
 TEST(CausalLmTest, BinOnlyDirectoryIsAClearError) {
   std::filesystem::path dir;
   CausalLm model = LoadSmall("bin_only", torch::kFloat32, SmallLlamaConfig(), &dir);

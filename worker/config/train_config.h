@@ -80,6 +80,9 @@ struct TrainConfig {
   int64_t seed = 42;
   Bf16Mode bf16 = Bf16Mode::kAuto;
   bool gradient_checkpointing = false;
+  /// Attention implementation: auto | eager | blockwise | sdpa.  The worker
+  /// resolves auto per device and sequence_len (worker/model/attention_choice.h).
+  std::string attention = "auto";
 
   // Output, logging, checkpoints, evaluation.
   std::string output_dir = "./model-out";  // absolute after resolution

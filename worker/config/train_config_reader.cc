@@ -1,6 +1,7 @@
 #include "worker/config/train_config_reader.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -255,6 +256,37 @@ void ReadOptimisation(YamlFieldReader& r, TrainConfig* c, std::vector<std::strin
   }
 }
 
+/// lorad's `attention` and Axolotl's boolean attention switches.  Axolotl's
+/// flash_attention (the flash-attn kernels: exact attention that never stores
+/// the scores) maps to lorad's kernel of that kind, blockwise; sdp_attention
+/// (torch's scaled_dot_product_attention) to sdpa.  xformers/s2 attention stay
+/// ignored keys: auto already picks a memory-efficient kernel where it pays.
+void ReadAttention(YamlFieldReader& r, TrainConfig* c, std::vector<std::string>* notes) {
+  const bool explicit_choice =
+      r.ReadEnum("attention", &c->attention, {"auto", "eager", "blockwise", "sdpa"},
+                 "attention backend");
+  for (const auto& [key, backend] : {std::pair<const char*, const char*>{"flash_attention",
+                                                                          "blockwise"},
+                                     {"sdp_attention", "sdpa"}}) {
+    bool on = false;
+    if (!r.ReadBool(key, &on) || !on) continue;
+    if (explicit_choice) {
+      if (c->attention != backend) {
+        r.Problem(key, absl::StrCat("true asks for attention: ", backend,
+                                    ", which contradicts attention: ", c->attention,
+                                    "; keep one of them"));
+      }
+      continue;
+    }
+    if (c->attention != "auto" && c->attention != backend) {
+      r.Problem(key, "flash_attention and sdp_attention cannot both be true");
+      continue;
+    }
+    c->attention = backend;
+    notes->push_back(absl::StrCat(key, ": true means attention: ", backend));
+  }
+}
+
 void ReadOutputAndGuardrails(YamlFieldReader& r, TrainConfig* c, std::vector<std::string>* notes) {
   r.ReadString("output_dir", &c->output_dir);
   ReadCountOrFraction(r, "save_steps", &c->save_steps);
@@ -314,6 +346,7 @@ void ReadTrainConfig(const YAML::Node& root, const std::set<std::string>& overri
   ReadModelAndAdapter(r, config, notes, problems);
   ReadData(r, overridden, config, ignored, notes, problems);
   ReadOptimisation(r, config, notes, problems);
+  ReadAttention(r, config, notes);
   ReadOutputAndGuardrails(r, config, notes);
   for (const RefusedKey& refused : RefusedTopLevelKeys()) {
     const YAML::Node node = r.Take(refused.key);

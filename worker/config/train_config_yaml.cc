@@ -140,6 +140,7 @@ Entries TailEntries(const TrainConfig& c) {
       {"seed", Plain(Int(c.seed))},
       {"bf16", Plain(Bf16Name(c.bf16))},
       {"gradient_checkpointing", Plain(Bool(c.gradient_checkpointing))},
+      {"attention", Plain(c.attention)},
       {"output_dir", String(c.output_dir)},
       {"save_steps", Plain(CountOrFractionText(c.save_steps))},
       {"save_total_limit", Plain(Int(c.save_total_limit))},

@@ -26,9 +26,11 @@ std::vector<std::pair<std::string, std::string>> FlattenTrainConfig(const TrainC
 std::vector<std::string> DiffTrainConfigs(const TrainConfig& a, const TrainConfig& b,
                                           const std::set<std::string>& ignore_keys);
 
-/// Keys an exact resume may change (issue 3).
+/// Keys an exact resume may change (issue 3).  `attention` changes how, not
+/// what, is computed: a resume with another backend is allowed and reported as
+/// not bit-exact (the backend is part of the checkpoint's environment).
 inline const std::set<std::string> kResumeMutableKeys = {
     "output_dir", "max_steps",     "num_epochs",      "save_steps",
-    "logging_steps", "eval_steps", "save_total_limit"};
+    "logging_steps", "eval_steps", "save_total_limit", "attention"};
 
 }  // namespace lorad

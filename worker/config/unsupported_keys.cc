@@ -6,8 +6,9 @@ namespace lorad {
 
 const std::vector<RefusedKey>& RefusedTopLevelKeys() {
   // Kept as data so the list is easy to shrink as features land.  Keys that only
-  // change logging, speed or infrastructure (wandb_*, flash_attention, deepspeed,
-  // ...) are NOT here: they fall through to ignored_keys.
+  // change logging, speed or infrastructure (wandb_*, xformers_attention,
+  // deepspeed, ...) are NOT here: they fall through to ignored_keys.
+  // (flash_attention / sdp_attention map to `attention`: train_config_reader.)
   static const std::vector<RefusedKey> kKeys = {
       {"load_in_8bit", "quantized base weights (8-bit) are not supported yet; set it to false"},
       {"load_in_4bit", "quantized base weights (4-bit, QLoRA) are not supported yet; set it to false"},

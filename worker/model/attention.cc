@@ -2,9 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <limits>
 
 #include "worker/model/blockwise_attention.h"
+#include "worker/model/torch_compat.h"
 
 namespace lorad {
 
@@ -54,14 +56,44 @@ torch::Tensor EagerAttention(const torch::Tensor& q, const torch::Tensor& k,
       q.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
   torch::Tensor s32 = scores.to(softmax_dtype);
   if (mask.dense_allowed.defined()) {
-    s32 = s32.masked_fill(mask.dense_allowed.logical_not(),
-                          std::numeric_limits<float>::lowest());  // HF: finfo(fp32).min
+    // In place: s32 is this call's own tensor (the matmul's output or its cast),
+    // and masked_fill's backward needs only the mask.
+    s32.masked_fill_(mask.dense_allowed.logical_not(),
+                     std::numeric_limits<float>::lowest());  // HF: finfo(fp32).min
   }
   torch::Tensor probs = torch::softmax(s32, -1).to(q.scalar_type());
   return torch::matmul(probs, vr);
 }
 
+#if LORAD_TORCH_AT_LEAST(2, 0)
+// torch's fused attention.  A plain causal square (no segments, padding,
+// window or cache offset) uses is_causal, which lets CUDA pick the flash
+// kernel; anything else passes the dense bool mask (true = may attend).
+torch::Tensor SdpaAttention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                            const AttentionMask& mask, double scale) {
+  const int64_t rep = q.size(1) / k.size(1);
+  torch::Tensor kr = RepeatKv(k, rep), vr = RepeatKv(v, rep);
+  const bool plain_causal = !mask.segment_ids.defined() && !mask.key_padding.defined() &&
+                            mask.sliding_window <= 0 && mask.query_offset == 0 &&
+                            q.size(2) == k.size(2);
+  torch::Tensor attn_mask = plain_causal ? torch::Tensor() : mask.dense_allowed;
+#if LORAD_TORCH_AT_LEAST(2, 1)
+  return at::scaled_dot_product_attention(q, kr, vr, attn_mask, 0.0, plain_causal, scale);
+#else
+  // 2.0 has no scale argument; its default is 1/sqrt(head_dim), the model's.
+  TORCH_CHECK(std::abs(scale * std::sqrt(static_cast<double>(q.size(-1))) - 1.0) < 1e-12,
+              "attention: SDPA on LibTorch 2.0 supports only the 1/sqrt(head_dim) scale");
+  return at::scaled_dot_product_attention(q, kr, vr, attn_mask, 0.0, plain_causal);
+#endif
+}
+#endif
+
 }  // namespace
+
+bool NeedsDenseMask(AttentionBackend backend) {
+  return backend == AttentionBackend::kEager ||
+         (backend == AttentionBackend::kSdpa && torch_compat::kHasScaledDotProductAttention);
+}
 
 torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                      const AttentionMask& mask, double scale, AttentionBackend backend) {
@@ -69,6 +101,12 @@ torch::Tensor Attend(const torch::Tensor& q, const torch::Tensor& k, const torch
   switch (backend) {
     case AttentionBackend::kBlockwise:
       return BlockwiseAttention(q, k, v, mask, scale);
+    case AttentionBackend::kSdpa:
+#if LORAD_TORCH_AT_LEAST(2, 0)
+      return SdpaAttention(q, k, v, mask, scale);
+#else
+      return BlockwiseAttention(q, k, v, mask, scale);
+#endif
     case AttentionBackend::kEager:
       break;
   }

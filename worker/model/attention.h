@@ -1,6 +1,7 @@
 // Scaled dot-product attention for the decoder blocks, behind one function so
 // the implementation can change per device (eager now; blockwise with an online
-// softmax and SDPA on LibTorch 2.x later) without touching the model.
+// softmax; SDPA on LibTorch 2.x) without touching the model.  Which one a run
+// uses: attention_choice.h.
 #pragma once
 
 #include <torch/types.h>
@@ -13,7 +14,12 @@ enum class AttentionBackend {
   kEager,      // transformers' eager_attention_forward, op for op
   kBlockwise,  // blocks + online softmax, recomputed in backward (blockwise_attention.h):
                // never stores [B, nH, T, S] scores; the long-sequence path
+  kSdpa,       // at::scaled_dot_product_attention (LibTorch 2.x; flash / memory-efficient
+               // kernels on CUDA).  Without it (1.13) Attend runs kBlockwise.
 };
+
+/// True when `backend` reads AttentionMask::dense_allowed (PrepareAttentionMask).
+bool NeedsDenseMask(AttentionBackend backend);
 
 /// Which keys each query may see.  Query i (0-based within the call) sits at key
 /// position i + query_offset (query_offset > 0 with a KV cache).  Key j is visible

@@ -13,6 +13,11 @@
 
 namespace lorad {
 
+/// Default block sizes (queries × keys per block), tuned on CPU: see
+/// bench/README.md (attention sweep).
+inline constexpr int64_t kDefaultBlockQ = 128;
+inline constexpr int64_t kDefaultBlockK = 256;
+
 /// Same contract as Attend (q [B, nH, T, hd], k/v [B, nKV, S, hd]); the mask is
 /// evaluated per block from `mask`'s segment ids, padding, window and offset —
 /// `mask.dense_allowed` is not used.  Block sizes of 0 choose defaults.

@@ -229,8 +229,8 @@ torch::Tensor CausalLmImpl::Forward(const ForwardInputs& in) {
     ctx.mask.key_padding = in.attention_mask.to(device).eq(0);
   }
   ctx.mask.sliding_window = config_.sliding_window;
-  // The blockwise kernel evaluates the mask per block; only eager needs it dense.
-  if (ctx.backend == AttentionBackend::kEager) PrepareAttentionMask(ctx.mask, t, t, device);
+  // The blockwise kernel evaluates the mask per block; eager and SDPA need it dense.
+  if (NeedsDenseMask(ctx.backend)) PrepareAttentionMask(ctx.mask, t, t, device);
 
   torch::Tensor x = embed_tokens.index_select(0, ids.reshape({-1})).view({b, t, -1});
   const bool checkpoint = gradient_checkpointing_ && torch::GradMode::is_enabled();
@@ -259,7 +259,7 @@ torch::Tensor CausalLmImpl::ForwardCached(const torch::Tensor& input_ids, KvCach
   SetRotary(ctx, pos, b, t);
   ctx.mask.sliding_window = config_.sliding_window;
   ctx.mask.query_offset = past;
-  if (ctx.backend == AttentionBackend::kEager) PrepareAttentionMask(ctx.mask, t, past + t, device);
+  if (NeedsDenseMask(ctx.backend)) PrepareAttentionMask(ctx.mask, t, past + t, device);
 
   torch::Tensor x = embed_tokens.index_select(0, ids.reshape({-1})).view({b, t, -1});
   for (size_t i = 0; i < layers.size(); ++i) {

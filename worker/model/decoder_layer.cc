@@ -5,17 +5,10 @@
 #include <cmath>
 #include <tuple>
 
+#include "worker/model/fused_ops.h"
 #include "worker/model/kv_cache.h"
 
 namespace lorad {
-
-torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
-  // fp32 as transformers (fp64 stays fp64, for the numerical tests).
-  torch::Tensor x32 = x.scalar_type() == torch::kFloat64 ? x : x.to(torch::kFloat32);
-  torch::Tensor var = x32.pow(2).mean(-1, /*keepdim=*/true);
-  torch::Tensor normed = (x32 * torch::rsqrt(var + eps)).to(x.scalar_type());
-  return weight * normed;
-}
 
 torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos,
                           const torch::Tensor& sin) {
@@ -93,7 +86,7 @@ torch::Tensor DecoderLayerImpl::Compute(const torch::Tensor& x, const LayerConte
   torch::Tensor h = x + o_proj->forward(attn);
   // SwiGLU MLP.
   torch::Tensor z = RmsNorm(h, post_attention_layernorm, eps_);
-  torch::Tensor act = torch::silu(gate_proj->forward(z)) * up_proj->forward(z);
+  torch::Tensor act = SwiGlu(gate_proj->forward(z), up_proj->forward(z));
   return h + down_proj->forward(act);
 }
 

@@ -11,15 +11,12 @@
 
 #include "worker/formats/model_config.h"
 #include "worker/model/attention.h"
+#include "worker/model/fused_ops.h"
 #include "worker/model/lora_linear.h"
 
 namespace lorad {
 
 class KvCache;
-
-/// RMSNorm as transformers: x * rsqrt(mean(x²) + eps) in fp32, cast back to the
-/// input dtype, then × weight.
-torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 
 /// cos/sin for the current batch, [B, T, head_dim] in the activation dtype, and
 /// the attention mask, computed once per forward and shared by every layer.

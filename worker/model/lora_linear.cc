@@ -5,6 +5,53 @@
 #include <cmath>
 
 namespace lorad {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// y = x Wᵀ (+ b) + s · (x Aᵀ) Bᵀ as one autograd node (no dropout): the frozen
+// product and the adapter's second matmul share one output buffer (addmm with
+// alpha = s), and the backward pass runs five matmuls instead of autograd's
+// chain of views, casts, scalings and adds.  A and B arrive as the fp32
+// masters; they are cast to the activation dtype here (PEFT under autocast)
+// and their gradients leave in fp32.
+struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor lora_a,
+                               torch::Tensor lora_b, torch::Tensor weight,
+                               const torch::Tensor* bias, double scaling) {
+    const auto dt = x.scalar_type();
+    torch::Tensor a = lora_a.to(dt), b = lora_b.to(dt);
+    // The bias (frozen, often absent) travels by pointer: an undefined tensor
+    // cannot be a custom function's input.
+    torch::Tensor out = torch::linear(x, weight, *bias);
+    torch::Tensor t = torch::matmul(x, a.t());  // [.., r]
+    out.view({-1, out.size(-1)}).addmm_(t.reshape({-1, t.size(-1)}), b.t(), /*beta=*/1,
+                                        /*alpha=*/scaling);
+    ctx->save_for_backward({x, t, a, b, weight});
+    ctx->saved_data["scaling"] = scaling;
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    auto saved = ctx->get_saved_variables();
+    torch::Tensor x = saved[0], t = saved[1], a = saved[2], b = saved[3], weight = saved[4];
+    const double scaling = ctx->saved_data["scaling"].toDouble();
+    torch::Tensor x2 = x.reshape({-1, x.size(-1)});
+    torch::Tensor t2 = t.reshape({-1, t.size(-1)});
+    torch::Tensor dy = grad_outputs[0].reshape({-1, weight.size(0)});
+    torch::Tensor u = torch::mm(dy, b);  // [N, r]
+    torch::Tensor grad_x, grad_a, grad_b;
+    if (ctx->needs_input_grad(0)) {
+      grad_x = torch::mm(dy, weight).addmm_(u, a, /*beta=*/1, /*alpha=*/scaling).view(x.sizes());
+    }
+    if (ctx->needs_input_grad(1)) grad_a = torch::mm(u.t(), x2).to(torch::kFloat32).mul_(scaling);
+    if (ctx->needs_input_grad(2)) grad_b = torch::mm(dy.t(), t2).to(torch::kFloat32).mul_(scaling);
+    return {grad_x, grad_a, grad_b, torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
 
 LoraLinearImpl::LoraLinearImpl(const LoraLinearOptions& options_) : options(options_) {
   // Placeholders in the base dtype; the loader replaces them with the stored
@@ -55,10 +102,16 @@ void LoraLinearImpl::AddAdapter(const LoraAdapterOptions& adapter, torch::Genera
 }
 
 torch::Tensor LoraLinearImpl::forward(const torch::Tensor& x) {
+  if (!lora_A.defined()) return torch::linear(x, weight, bias);
+  const bool dropout = is_training() && adapter_.dropout() > 0.0;
+  if (!dropout && torch::GradMode::is_enabled() && !weight.requires_grad() &&
+      lora_A.scalar_type() == torch::kFloat32 && lora_B.scalar_type() == torch::kFloat32) {
+    return LoraLinearFunction::apply(x, lora_A, lora_B, weight, &bias, scaling_);
+  }
+  // With dropout (its mask drawn as PEFT draws it), or without gradients.
   torch::Tensor out = torch::linear(x, weight, bias);
-  if (!lora_A.defined()) return out;
   torch::Tensor h = x;
-  if (is_training() && adapter_.dropout() > 0.0) h = torch::dropout(h, adapter_.dropout(), true);
+  if (dropout) h = torch::dropout(h, adapter_.dropout(), true);
   // See the header: the adapter path runs in the activation dtype, like PEFT
   // under autocast; the casts are no-ops for fp32 activations.
   const auto dt = x.scalar_type();

@@ -114,4 +114,10 @@ absl::StatusOr<RuntimeEnv> ResolveRuntimeEnv(const std::string& device, int thre
   return env;
 }
 
+nlohmann::json AttentionRecord(const AttentionChoice& choice) {
+  return {{"backend", AttentionBackendName(choice.backend)},
+          {"requested", choice.requested},
+          {"reason", choice.reason}};
+}
+
 }  // namespace lorad

@@ -7,7 +7,9 @@
 #include <torch/torch.h>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "worker/config/train_config.h"
+#include "worker/model/attention_choice.h"
 
 namespace lorad {
 
@@ -18,6 +20,7 @@ struct RuntimeEnv {
   std::string bf16_reason;  // why bf16 is on/off (for the log)
   std::string cpu_isa;      // e.g. "avx512_bf16" / "avx512" / "avx2" / "generic"
   std::string torch_version;
+  AttentionChoice attention;  // resolved by ChooseAttention for the run's device and length
 };
 
 /// Resolves --device (auto | cpu | cuda | cuda:N), --threads (0 = CPUs in this
@@ -25,6 +28,9 @@ struct RuntimeEnv {
 /// (at::set_num_threads: Debian's LibTorch may start with 1).
 absl::StatusOr<RuntimeEnv> ResolveRuntimeEnv(const std::string& device, int threads,
                                              Bf16Mode bf16);
+
+/// {"backend", "requested", "reason"} for the start and dry_run records.
+nlohmann::json AttentionRecord(const AttentionChoice& choice);
 
 /// CPUs this process may run on (sched_getaffinity), at least 1.
 int AffinityCpuCount();

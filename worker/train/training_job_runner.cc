@@ -130,6 +130,11 @@ absl::Status TrainingJobRunner::Prepare() {
   LORAD_ASSIGN_OR_RETURN(env_, ResolveRuntimeEnv(options_.device, options_.threads, config_.bf16));
   spdlog::info("device {}, {} threads, {} (LibTorch {}, CPU {})", env_.device.str(), env_.threads,
                env_.bf16_reason, env_.torch_version, env_.cpu_isa);
+  LORAD_ASSIGN_OR_RETURN(env_.attention,
+                         ChooseAttention(config_.attention, config_.sequence_len, env_.device,
+                                         env_.bf16));
+  spdlog::info("attention {}: {}", AttentionBackendName(env_.attention.backend),
+               env_.attention.reason);
   LORAD_ASSIGN_OR_RETURN(plan_, PlanResume(config_, options_));
   for (const std::string& w : plan_.warnings) spdlog::warn("{}", w);
   if (plan_.requested) spdlog::info("resume ({}): {}", plan_.source, plan_.reason);
@@ -281,7 +286,7 @@ absl::Status TrainingJobRunner::PrepareExactResume() {
     return absl::FailedPreconditionError(absl::StrCat(
         "exact resume from ", plan_.dir.string(), " refused: the config differs from the "
         "checkpoint's in keys an exact resume cannot change (only output_dir, max_steps, "
-        "num_epochs, save_steps, logging_steps, eval_steps, save_total_limit may):\n  ",
+        "num_epochs, save_steps, logging_steps, eval_steps, save_total_limit, attention may):\n  ",
         absl::StrJoin(diffs, "\n  "),
         "\nTo train the adapter further with new settings, continue it as an adapter: "
         "lora_model_dir: ", plan_.dir.string()));
@@ -313,6 +318,10 @@ absl::Status TrainingJobRunner::PrepareExactResume() {
   if (state.env.bf16 != env_.bf16) {
     env_diffs.push_back(absl::StrCat("bf16 ", state.env.bf16, " → ", env_.bf16));
   }
+  if (state.env.attention != AttentionBackendName(env_.attention.backend)) {
+    env_diffs.push_back(absl::StrCat("attention ", state.env.attention, " → ",
+                                     AttentionBackendName(env_.attention.backend)));
+  }
   if (!env_diffs.empty()) {
     spdlog::warn("resuming on a different setup ({}): the run continues but is no longer bit-exact",
                  absl::StrJoin(env_diffs, ", "));
@@ -335,6 +344,7 @@ absl::Status TrainingJobRunner::LoadModel() {
   LoadOptions load;
   load.base_dtype = env_.bf16 ? torch::kBFloat16 : torch::kFloat32;
   load.device = env_.device;
+  load.attention = env_.attention.backend;
   LORAD_ASSIGN_OR_RETURN(model_, LoadCausalLm(config_.base_model, model_config_, load));
   LORAD_RETURN_IF_ERROR(model_->AddLora(lora_, static_cast<uint64_t>(config_.seed)));
   model_->SetGradientCheckpointing(config_.gradient_checkpointing);
@@ -350,7 +360,8 @@ absl::Status TrainingJobRunner::LoadModel() {
 }
 
 absl::Status TrainingJobRunner::DryRun() {
-  const MemoryEstimate mem = EstimateMemory(model_config_, *model_, config_, env_.bf16);
+  const MemoryEstimate mem =
+      EstimateMemory(model_config_, *model_, config_, env_.bf16, env_.attention.backend);
   nlohmann::json record = {
       {"type", "dry_run"},
       {"config", config_yaml_},
@@ -358,6 +369,7 @@ absl::Status TrainingJobRunner::DryRun() {
       {"device", env_.device.str()},
       {"threads", env_.threads},
       {"bf16", env_.bf16},
+      {"attention", AttentionRecord(env_.attention)},
       {"trainable_parameters", model_->NumLoraParameters()},
       {"total_parameters", model_->NumBaseParameters() + model_->NumLoraParameters()},
       {"steps_per_epoch", steps_per_epoch_},
@@ -405,7 +417,8 @@ TrainingStateFiles TrainingJobRunner::StaticTrainingState() const {
   s.lr_policy = lr_plan_.policy;
   s.warmup_steps = warmup_steps_;
   s.total_steps = total_steps_;
-  s.env = {env_.threads, env_.cpu_isa, env_.torch_version, env_.device.str(), env_.bf16};
+  s.env = {env_.threads, env_.cpu_isa, env_.torch_version, env_.device.str(), env_.bf16,
+           AttentionBackendName(env_.attention.backend)};
   s.data_fingerprint = dataset_.fingerprint;
   s.config_yaml = config_yaml_;
   return s;
@@ -522,7 +535,8 @@ absl::Status TrainingJobRunner::Train() {
         {"train_rows", data_report_.train_rows},
         {"device", env_.device.str()},
         {"threads", env_.threads},
-        {"bf16", env_.bf16}});
+        {"bf16", env_.bf16},
+        {"attention", AttentionRecord(env_.attention)}});
 
   // The RNG stream of the training steps: seeded for a new run, restored last
   // (nothing after this may draw from it) for an exact resume.

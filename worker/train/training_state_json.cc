@@ -52,7 +52,8 @@ std::string TrainingStateJson(const TrainingStateMeta& s) {
         {"cpu_isa", s.env.cpu_isa},
         {"torch_version", s.env.torch_version},
         {"device", s.env.device},
-        {"bf16", s.env.bf16}}},
+        {"bf16", s.env.bf16},
+        {"attention", s.env.attention}}},
       {"data_fingerprint", s.data_fingerprint}};
   return j.dump(2) + "\n";
 }
@@ -103,6 +104,7 @@ absl::StatusOr<TrainingStateMeta> ParseTrainingStateJson(std::string_view text,
   LORAD_RETURN_IF_ERROR(Get(env, "torch_version", s.env.torch_version, where));
   LORAD_RETURN_IF_ERROR(Get(env, "device", s.env.device, where));
   LORAD_RETURN_IF_ERROR(Get(env, "bf16", s.env.bf16, where));
+  if (env.contains("attention")) LORAD_RETURN_IF_ERROR(Get(env, "attention", s.env.attention, where));
   return s;
 }
 

@@ -21,6 +21,10 @@ struct ReproEnv {
   std::string torch_version;
   std::string device;
   bool bf16 = false;
+  /// Attention backend actually used ("eager", "blockwise", "sdpa"): another
+  /// backend rounds differently.  Checkpoints from before the choice existed
+  /// ran eager.
+  std::string attention = "eager";
 };
 
 struct TrainingStateMeta {

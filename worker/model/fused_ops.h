@@ -1,0 +1,20 @@
+// The decoder block's elementwise pieces as single autograd nodes (issue 10):
+// the same forward values as the op-by-op expressions in the comments, but
+// each saves only what its backward needs (no fp32 copy of the residual stream
+// per norm, no SiLU output) and runs a handful of ops in the backward pass
+// instead of autograd's chain — fewer ops per step (what bounds small models)
+// and less activation memory (what bounds long sequences).
+#pragma once
+
+#include <torch/types.h>
+
+namespace lorad {
+
+/// transformers' LlamaRMSNorm: weight * (x32 * rsqrt(mean(x32²) + eps)).to(x.dtype),
+/// x32 = x in fp32 (fp64 stays fp64).  Saves x and the fp32 [.., 1] inverse RMS.
+torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+/// SwiGLU's product silu(gate) * up.  Saves gate and up only.
+torch::Tensor SwiGlu(const torch::Tensor& gate, const torch::Tensor& up);
+
+}  // namespace lorad
