@@ -102,7 +102,28 @@ void PrintProfile(const prof::thread_event_lists& lists, int64_t top) {
         Open o = stack.back();
         stack.pop_back();
         const double total = o.ev->cpuElapsedUs(e);
-        Agg& g = by_name[o.ev->name()];
+        std::string key = o.ev->name();
+        // Copies are attributed to the op that asked for them and their shape:
+        // "aten::copy_" alone cannot say which cast to remove.
+        if (key == "aten::copy_") {
+          for (auto it = stack.rbegin(); it != stack.rend(); ++it) {
+            const std::string parent = it->ev->name();
+            if (parent.rfind("aten::to", 0) == 0 || parent == "aten::_to_copy" ||
+                parent == "aten::contiguous" || parent == "aten::clone" ||
+                parent == "aten::reshape") {
+              continue;
+            }
+            key += " <- " + parent;
+            break;
+          }
+          const auto& shapes = o.ev->shapes();
+          if (!shapes.empty() && !shapes[0].empty()) {
+            key += " [";
+            for (size_t d = 0; d < shapes[0].size(); ++d) key += (d ? "x" : "") + std::to_string(shapes[0][d]);
+            key += "]";
+          }
+        }
+        Agg& g = by_name[key];
         g.total_us += total;
         g.self_us += total - o.child_us;
         g.calls += 1;
@@ -114,10 +135,10 @@ void PrintProfile(const prof::thread_event_lists& lists, int64_t top) {
   std::vector<std::pair<std::string, Agg>> rows(by_name.begin(), by_name.end());
   std::sort(rows.begin(), rows.end(),
             [](const auto& x, const auto& y) { return x.second.self_us > y.second.self_us; });
-  std::printf("%-48s %10s %7s %10s %8s\n", "op", "self ms", "self %", "total ms", "calls");
+  std::printf("%-72s %10s %7s %10s %8s\n", "op", "self ms", "self %", "total ms", "calls");
   for (int64_t i = 0; i < std::min<int64_t>(top, static_cast<int64_t>(rows.size())); ++i) {
     const auto& [name, g] = rows[i];
-    std::printf("%-48s %10.1f %6.1f%% %10.1f %8lld\n", name.substr(0, 48).c_str(), g.self_us / 1e3,
+    std::printf("%-72s %10.1f %6.1f%% %10.1f %8lld\n", name.substr(0, 72).c_str(), g.self_us / 1e3,
                 100 * g.self_us / all_self, g.total_us / 1e3, static_cast<long long>(g.calls));
   }
   std::printf("all ops, self: %.1f ms\n", all_self / 1e3);
@@ -168,7 +189,7 @@ int Train(const Args& a) {
   for (int64_t i = 0; i < a.warmup; ++i) step();
   std::unique_ptr<prof::thread_event_lists> lists;
   if (a.profile) {
-    prof::enableProfilerLegacy(prof::ProfilerConfig(prof::ProfilerState::CPU));
+    prof::enableProfilerLegacy(prof::ProfilerConfig(prof::ProfilerState::CPU, /*report_input_shapes=*/true));
   }
   const auto t0 = Clock::now();
   for (int64_t i = 0; i < a.steps; ++i) step();

@@ -23,15 +23,8 @@ struct AttnCase {
 
 class BlockwiseAttentionTest : public ::testing::TestWithParam<AttnCase> {};
 
-TEST_P(BlockwiseAttentionTest, MatchesEagerForwardAndBackward) {
-  const AttnCase& c = GetParam();
-  torch::Generator gen = torch_compat::MakeCpuGenerator(3);
-  const int64_t b = 2, nh = 4, nkv = 2, t = 11, hd = 6;
-  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  torch::Tensor q = torch::randn({b, nh, t, hd}, gen, f64).requires_grad_(true);
-  torch::Tensor k = torch::randn({b, nkv, t, hd}, gen, f64).requires_grad_(true);
-  torch::Tensor v = torch::randn({b, nkv, t, hd}, gen, f64).requires_grad_(true);
-  torch::Tensor dout = torch::randn({b, nh, t, hd}, gen, f64);
+// The case's mask for b = 2 rows of t = 11 positions.
+AttentionMask CaseMask(const AttnCase& c, int64_t b, int64_t t) {
   AttentionMask mask;
   mask.sliding_window = c.window;
   if (c.segments) {
@@ -44,6 +37,19 @@ TEST_P(BlockwiseAttentionTest, MatchesEagerForwardAndBackward) {
     mask.key_padding = torch::zeros({b, t}, torch::kBool);
     mask.key_padding.index_put_({1, torch::indexing::Slice(0, 3)}, true);  // left padding
   }
+  return mask;
+}
+
+TEST_P(BlockwiseAttentionTest, MatchesEagerForwardAndBackward) {
+  const AttnCase& c = GetParam();
+  torch::Generator gen = torch_compat::MakeCpuGenerator(3);
+  const int64_t b = 2, nh = 4, nkv = 2, t = 11, hd = 6;
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  torch::Tensor q = torch::randn({b, nh, t, hd}, gen, f64).requires_grad_(true);
+  torch::Tensor k = torch::randn({b, nkv, t, hd}, gen, f64).requires_grad_(true);
+  torch::Tensor v = torch::randn({b, nkv, t, hd}, gen, f64).requires_grad_(true);
+  torch::Tensor dout = torch::randn({b, nh, t, hd}, gen, f64);
+  AttentionMask mask = CaseMask(c, b, t);
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   PrepareAttentionMask(mask, t, t, torch::kCPU);
   torch::Tensor eager = Attend(q, k, v, mask, scale, AttentionBackend::kEager);
@@ -57,6 +63,53 @@ TEST_P(BlockwiseAttentionTest, MatchesEagerForwardAndBackward) {
   // The default backend choice gives the same values through Attend.
   torch::Tensor via = Attend(q, k, v, mask, scale, AttentionBackend::kBlockwise);
   EXPECT_TRUE(torch::allclose(via, eager, 1e-10, 1e-12));
+}
+
+// bf16 on the CPU runs the blocks through the single-pass kernels
+// (attention_kernels.h): every mask kind, GQA and ragged blocks against the
+// fp64 eager attention of the same (bf16-rounded) inputs.
+TEST_P(BlockwiseAttentionTest, Bf16KernelsMatchFp64EagerForwardAndBackward) {
+  const AttnCase& c = GetParam();
+  torch::Generator gen = torch_compat::MakeCpuGenerator(5);
+  const int64_t b = 2, nh = 4, nkv = 2, t = 11, hd = 16;
+  auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
+  auto round = [](torch::Tensor x) { return x.to(torch::kBFloat16).to(torch::kFloat64); };
+  torch::Tensor q64 = round(torch::randn({b, nh, t, hd}, gen, f64)).requires_grad_(true);
+  torch::Tensor k64 = round(torch::randn({b, nkv, t, hd}, gen, f64)).requires_grad_(true);
+  torch::Tensor v64 = round(torch::randn({b, nkv, t, hd}, gen, f64)).requires_grad_(true);
+  torch::Tensor dout = round(torch::randn({b, nh, t, hd}, gen, f64));
+  torch::Tensor q = q64.detach().to(torch::kBFloat16).requires_grad_(true);
+  torch::Tensor k = k64.detach().to(torch::kBFloat16).requires_grad_(true);
+  torch::Tensor v = v64.detach().to(torch::kBFloat16).requires_grad_(true);
+  AttentionMask mask = CaseMask(c, b, t);
+  const double scale = 0.5;  // exact in bf16, so q·scale rounds nothing
+  PrepareAttentionMask(mask, t, t, torch::kCPU);
+  torch::Tensor eager = Attend(q64, k64, v64, mask, scale, AttentionBackend::kEager);
+  auto g_eager = torch::autograd::grad({eager}, {q64, k64, v64}, {dout});
+  torch::Tensor block = BlockwiseAttention(q, k, v, mask, scale, c.bq, c.bk);
+  ASSERT_EQ(block.scalar_type(), torch::kBFloat16);
+  auto g_block = torch::autograd::grad({block}, {q, k, v}, {dout.to(torch::kBFloat16)});
+  auto rel = [](const torch::Tensor& a, const torch::Tensor& want) {
+    return (a.to(torch::kFloat64) - want).abs().max().item<double>() /
+           want.abs().max().item<double>();
+  };
+  // The yardstick is the same recurrence through LibTorch ops (identical
+  // rounding points: bf16 scores and block products, fp32 statistics and
+  // accumulators); small blocks round each partial product, so both sit a few
+  // times above bf16 eager attention's own error here.
+  torch::Tensor qo = q.detach().requires_grad_(true), ko = k.detach().requires_grad_(true),
+                vo = v.detach().requires_grad_(true);
+  torch::Tensor ops = BlockwiseAttention(qo, ko, vo, mask, scale, c.bq, c.bk,
+                                         BlockwiseImpl::kLibTorchOps);
+  auto g_ops = torch::autograd::grad({ops}, {qo, ko, vo}, {dout.to(torch::kBFloat16)});
+  EXPECT_LE(rel(block, eager), 1.25 * rel(ops, eager) + 1e-3) << "LibTorch ops: " << rel(ops, eager);
+  EXPECT_LT(rel(block, eager), 2e-2);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(g_block[i].scalar_type(), torch::kBFloat16);
+    EXPECT_LE(rel(g_block[i], g_eager[i]), 1.25 * rel(g_ops[i], g_eager[i]) + 1e-3)
+        << "grad " << i << ", LibTorch ops: " << rel(g_ops[i], g_eager[i]);
+    EXPECT_LT(rel(g_block[i], g_eager[i]), 5e-2) << "grad " << i;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,9 +1,13 @@
 #include "worker/model/blockwise_attention.h"
 
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <limits>
+#include <vector>
+
+#include "worker/model/attention_kernels.h"
 
 namespace lorad {
 namespace {
@@ -16,6 +20,7 @@ struct MaskSpec {
   torch::Tensor key_padding;  // [B, S] bool or undefined
   int64_t sliding_window = 0;
   int64_t query_offset = 0;
+  bool kernels = true;  // BlockwiseImpl::kAuto
 };
 
 // "allowed" for queries [q0, q0+nq) × keys [k0, k0+nk): [B or 1, 1, nq, nk], or
@@ -74,6 +79,149 @@ torch::Tensor RepeatHeads(const torch::Tensor& x, int64_t rep) {
 // in the backward pass exp(kMasked − lse) is exactly 0.
 constexpr double kMasked = -1e30;
 
+namespace ak = attention_kernels;
+
+// bf16 on the CPU runs each block's softmax and accumulation through the
+// single-pass kernels (attention_kernels.h); everything else (fp32, fp64,
+// CUDA) through LibTorch ops.  Same recurrence, same rounding points.
+bool UseKernels(const torch::Tensor& q, int64_t bk, const MaskSpec& m) {
+  return m.kernels && q.device().is_cpu() && q.scalar_type() == torch::kBFloat16 && bk <= ak::kMaxBlockKeys;
+}
+
+template <typename T>
+T* Ptr(const torch::Tensor& t) {
+  return reinterpret_cast<T*>(t.data_ptr());
+}
+
+// The kernels' view of a block: B·H matrices of nq × nk and its mask.
+ak::Block KernelBlock(const torch::Tensor& q, int64_t nq, int64_t nk, const torch::Tensor& allowed) {
+  ak::Block b;
+  b.matrices = q.size(0) * q.size(1);
+  b.heads = q.size(1);
+  b.nq = nq;
+  b.nk = nk;
+  if (allowed.defined()) {
+    b.allowed = Ptr<const uint8_t>(allowed);
+    b.allowed_batch_stride = allowed.size(0) == 1 ? 0 : nq * nk;
+  }
+  return b;
+}
+
+// A mask block as the kernels read it: contiguous bytes, 1 = may attend.
+torch::Tensor KernelMask(torch::Tensor allowed) {
+  return allowed.defined() ? allowed.contiguous() : allowed;
+}
+
+template <typename F>
+void ForRows(int64_t rows, int64_t width, const F& f) {
+  at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)), f);
+}
+
+// K or V cut into contiguous key blocks once per call: a narrowed [B, H, nk, d]
+// view has the wrong batch stride for bmm, which then copied it for every
+// query block.
+std::vector<torch::Tensor> KeyBlocks(const torch::Tensor& x, int64_t bk) {
+  std::vector<torch::Tensor> blocks;
+  for (int64_t k0 = 0; k0 < x.size(2); k0 += bk) {
+    blocks.push_back(x.narrow(2, k0, std::min(bk, x.size(2) - k0)).contiguous());
+  }
+  return blocks;
+}
+
+struct KeyValueBlocks {
+  std::vector<torch::Tensor> k, v;
+};
+
+// Forward of one query block through the kernels: writes out's and lse's rows.
+void KernelForwardBlock(const torch::Tensor& q, const torch::Tensor& k, const KeyValueBlocks& kv,
+                        const MaskSpec& m, int64_t q0, int64_t nq, int64_t bk, torch::Tensor& out,
+                        torch::Tensor& lse) {
+  const int64_t t = q.size(2), s = k.size(2), d = q.size(3);
+  const int64_t rows = q.size(0) * q.size(1) * nq;
+  auto f32 = q.options().dtype(torch::kFloat32);
+  torch::Tensor row_max = torch::empty({rows}, f32), row_sum = torch::empty({rows}, f32);
+  torch::Tensor corr = torch::empty({rows}, f32);
+  torch::Tensor acc = torch::empty({q.size(0), q.size(1), nq, d}, f32);
+  torch::Tensor qb = q.narrow(2, q0, nq).contiguous();
+  auto [lo, hi] = KeyRange(m, q0, nq, s);
+  bool first = true;
+  for (int64_t k0 = lo - lo % bk; k0 < hi; k0 += bk) {
+    const int64_t nk = std::min(bk, s - k0);
+    torch::Tensor sc = torch::matmul(qb, kv.k[k0 / bk].transpose(2, 3)).contiguous();
+    torch::Tensor allowed = KernelMask(BlockAllowed(m, q0, nq, k0, nk, s, q.device()));
+    const ak::Block blk = KernelBlock(q, nq, nk, allowed);
+    torch::Tensor p = torch::empty_like(sc);
+    ForRows(rows, nk, [&](int64_t r0, int64_t r1) {
+      ak::SoftmaxBlockForward(blk, Ptr<uint16_t>(sc), Ptr<float>(row_max), Ptr<float>(row_sum),
+                              Ptr<float>(corr), Ptr<uint16_t>(p), first, r0, r1);
+    });
+    torch::Tensor pv = torch::matmul(p, kv.v[k0 / bk]).contiguous();
+    ForRows(rows, d, [&](int64_t r0, int64_t r1) {
+      ak::AccumulateBlock(Ptr<float>(acc), Ptr<float>(corr), Ptr<uint16_t>(pv), d, first, r0, r1);
+    });
+    first = false;
+  }
+  ForRows(rows, d, [&](int64_t r0, int64_t r1) {
+    ak::FinalizeBlock(Ptr<float>(acc), Ptr<float>(row_max), Ptr<float>(row_sum), nq, d,
+                      Ptr<uint16_t>(out) + q0 * d, {t * d, d}, Ptr<float>(lse) + q0, t, r0, r1);
+  });
+}
+
+// Backward of one query block through the kernels: adds into dq, dk, dv (fp32).
+// A contiguous [B, H, nq, nk] view of the front of a flat scratch buffer:
+// the backward pass reuses three of them across every block pair instead of
+// allocating (and page-faulting) fresh ones per pair.
+torch::Tensor Scratch(const torch::Tensor& flat, const torch::Tensor& q, int64_t nq, int64_t nk) {
+  return flat.narrow(0, 0, q.size(0) * q.size(1) * nq * nk).view({q.size(0), q.size(1), nq, nk});
+}
+
+struct BackwardScratch {
+  torch::Tensor probs, probs32, dscores;  // flat, B·H·bq·bk each
+};
+
+void KernelBackwardBlock(const torch::Tensor& q, const torch::Tensor& k, const KeyValueBlocks& kv,
+                         const torch::Tensor& dout, const torch::Tensor& lse,
+                         const torch::Tensor& delta, const MaskSpec& m, int64_t q0, int64_t nq,
+                         int64_t bk, BackwardScratch& scratch, torch::Tensor& dq, torch::Tensor& dk,
+                         torch::Tensor& dv) {
+  const int64_t t = q.size(2), s = k.size(2), d = q.size(3);
+  const int64_t matrices = q.size(0) * q.size(1), rows = matrices * nq;
+  torch::Tensor qb = q.narrow(2, q0, nq).contiguous(), dob = dout.narrow(2, q0, nq).contiguous();
+  auto [lo, hi] = KeyRange(m, q0, nq, s);
+  for (int64_t k0 = lo - lo % bk; k0 < hi; k0 += bk) {
+    const int64_t nk = std::min(bk, s - k0);
+    const torch::Tensor& kb = kv.k[k0 / bk];
+    const torch::Tensor& vb = kv.v[k0 / bk];
+    torch::Tensor sc = torch::matmul(qb, kb.transpose(2, 3)).contiguous();
+    torch::Tensor allowed = KernelMask(BlockAllowed(m, q0, nq, k0, nk, s, q.device()));
+    const ak::Block blk = KernelBlock(q, nq, nk, allowed);
+    torch::Tensor p = Scratch(scratch.probs, q, nq, nk);
+    torch::Tensor p32 = Scratch(scratch.probs32, q, nq, nk);
+    ForRows(rows, nk, [&](int64_t r0, int64_t r1) {
+      ak::RecomputeProbs(blk, Ptr<uint16_t>(sc), Ptr<float>(lse) + q0, t, Ptr<uint16_t>(p),
+                         Ptr<float>(p32), r0, r1);
+    });
+    torch::Tensor dvb = torch::matmul(p.transpose(2, 3), dob).contiguous();
+    ForRows(matrices * nk, d, [&](int64_t r0, int64_t r1) {
+      ak::AddBlock(Ptr<float>(dv) + k0 * d, {s * d, d}, Ptr<uint16_t>(dvb), nk, d, r0, r1);
+    });
+    torch::Tensor dp = torch::matmul(dob, vb.transpose(2, 3)).contiguous();
+    torch::Tensor ds = Scratch(scratch.dscores, q, nq, nk);
+    ForRows(rows, nk, [&](int64_t r0, int64_t r1) {
+      ak::SoftmaxGradBlock(blk, Ptr<float>(p32), Ptr<uint16_t>(dp), Ptr<float>(delta) + q0, t,
+                           Ptr<uint16_t>(ds), r0, r1);
+    });
+    torch::Tensor dqb = torch::matmul(ds, kb).contiguous();
+    ForRows(rows, d, [&](int64_t r0, int64_t r1) {
+      ak::AddBlock(Ptr<float>(dq) + q0 * d, {t * d, d}, Ptr<uint16_t>(dqb), nq, d, r0, r1);
+    });
+    torch::Tensor dkb = torch::matmul(ds.transpose(2, 3), qb).contiguous();
+    ForRows(matrices * nk, d, [&](int64_t r0, int64_t r1) {
+      ak::AddBlock(Ptr<float>(dk) + k0 * d, {s * d, d}, Ptr<uint16_t>(dkb), nk, d, r0, r1);
+    });
+  }
+}
+
 struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAttentionFunction> {
   // q [B, nH, T, hd] already multiplied by the scale; k/v repeated to nH heads.
   // Per block pair the forward runs ~10 ops and the backward ~14 (matmuls in
@@ -85,7 +233,13 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
     const auto act = q.scalar_type();
     torch::Tensor out = torch::empty_like(q);
     torch::Tensor lse = torch::empty({q.size(0), q.size(1), t}, q.options().dtype(acc_dtype));
-    {
+    if (UseKernels(q, bk, *m)) {
+      torch::NoGradGuard no_grad;
+      const KeyValueBlocks kv{KeyBlocks(k, bk), KeyBlocks(v, bk)};
+      for (int64_t q0 = 0; q0 < t; q0 += bq) {
+        KernelForwardBlock(q, k, kv, *m, q0, std::min(bq, t - q0), bk, out, lse);
+      }
+    } else {
       torch::NoGradGuard no_grad;
       for (int64_t q0 = 0; q0 < t; q0 += bq) {
         const int64_t nq = std::min(bq, t - q0);
@@ -123,6 +277,7 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
     if (m->key_padding.defined()) ctx->saved_data["key_padding"] = m->key_padding;
     ctx->saved_data["sliding_window"] = m->sliding_window;
     ctx->saved_data["query_offset"] = m->query_offset;
+    ctx->saved_data["kernels"] = m->kernels;
     return {out};
   }
 
@@ -134,17 +289,45 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
     if (ctx->saved_data.count("key_padding")) spec.key_padding = ctx->saved_data["key_padding"].toTensor();
     spec.sliding_window = ctx->saved_data["sliding_window"].toInt();
     spec.query_offset = ctx->saved_data["query_offset"].toInt();
+    spec.kernels = ctx->saved_data["kernels"].toBool();
     const MaskSpec* m = &spec;
     const int64_t bq = ctx->saved_data["bq"].toInt(), bk = ctx->saved_data["bk"].toInt();
     const int64_t t = q.size(2), s = k.size(2);
     const auto acc_dtype = AccDtype(q);
     const auto act = q.scalar_type();
     torch::Tensor dout = grad_outputs[0].contiguous();
-    // D_i = Σ_d dO·O  (rowsum of dP∘P).
-    torch::Tensor delta = (dout.to(acc_dtype) * out.to(acc_dtype)).sum(-1, true);
     torch::Tensor dq = torch::empty(q.sizes(), q.options().dtype(acc_dtype));
     torch::Tensor dk = torch::zeros(k.sizes(), k.options().dtype(acc_dtype));
     torch::Tensor dv = torch::zeros(v.sizes(), v.options().dtype(acc_dtype));
+    if (UseKernels(q, bk, *m)) {
+      dq.zero_();
+      const int64_t d = q.size(3), all_rows = q.numel() / d;
+      // D_i = Σ_d dO·O per row, and the fp32 gradients' final cast: kernels too
+      // (LibTorch 1.13 converts bf16 one element at a time).
+      torch::Tensor delta = torch::empty({q.size(0), q.size(1), t}, q.options().dtype(acc_dtype));
+      ForRows(all_rows, d, [&](int64_t r0, int64_t r1) {
+        ak::RowDots(Ptr<uint16_t>(dout), Ptr<uint16_t>(out), Ptr<float>(delta), d, r0, r1);
+      });
+      const int64_t block = q.size(0) * q.size(1) * std::min(bq, t) * std::min(bk, s);
+      auto f32 = q.options().dtype(torch::kFloat32);
+      BackwardScratch scratch{torch::empty({block}, q.options()), torch::empty({block}, f32),
+                              torch::empty({block}, q.options())};
+      const KeyValueBlocks kv{KeyBlocks(k, bk), KeyBlocks(v, bk)};
+      for (int64_t q0 = 0; q0 < t; q0 += bq) {
+        KernelBackwardBlock(q, k, kv, dout, lse, delta, *m, q0, std::min(bq, t - q0), bk, scratch,
+                            dq, dk, dv);
+      }
+      auto to_act = [](const torch::Tensor& x) {
+        torch::Tensor y = torch::empty(x.sizes(), x.options().dtype(torch::kBFloat16));
+        at::parallel_for(0, x.numel(), 16384, [&](int64_t b, int64_t e) {
+          ak::ToBf16(Ptr<float>(x), Ptr<uint16_t>(y), b, e);
+        });
+        return y;
+      };
+      return {to_act(dq), to_act(dk), to_act(dv), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
+    // D_i = Σ_d dO·O  (rowsum of dP∘P).
+    torch::Tensor delta = (dout.to(acc_dtype) * out.to(acc_dtype)).sum(-1, true);
     for (int64_t q0 = 0; q0 < t; q0 += bq) {
       const int64_t nq = std::min(bq, t - q0);
       torch::Tensor qb = q.narrow(2, q0, nq);
@@ -178,10 +361,11 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
 
 torch::Tensor BlockwiseAttention(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask, double scale,
-                                 int64_t block_q, int64_t block_k) {
+                                 int64_t block_q, int64_t block_k, BlockwiseImpl impl) {
   TORCH_CHECK(q.size(1) % k.size(1) == 0, "attention: heads not a multiple of kv heads");
   const int64_t rep = q.size(1) / k.size(1);
-  MaskSpec m{mask.segment_ids, mask.key_padding, mask.sliding_window, mask.query_offset};
+  MaskSpec m{mask.segment_ids, mask.key_padding, mask.sliding_window, mask.query_offset,
+             impl == BlockwiseImpl::kAuto};
   if (m.segment_ids.defined()) m.segment_ids = m.segment_ids.to(q.device());
   if (m.key_padding.defined()) m.key_padding = m.key_padding.to(q.device());
   if (block_q <= 0) block_q = kDefaultBlockQ;
@@ -189,8 +373,11 @@ torch::Tensor BlockwiseAttention(const torch::Tensor& q, const torch::Tensor& k,
   // The scale goes into q once (one op per call, not one per block); autograd
   // carries it into q's gradient.  K/V repeated for GQA (nH·S·hd, small next to
   // the T×S scores avoided).
-  return BlockwiseAttentionFunction::apply(q * scale, RepeatHeads(k, rep), RepeatHeads(v, rep), &m,
-                                           block_q, block_k)[0];
+  // Contiguous [B, nH, T, hd] so every block's matmul reads its operands in
+  // place (a strided view makes bmm copy them per block).
+  return BlockwiseAttentionFunction::apply((q * scale).contiguous(),
+                                           RepeatHeads(k, rep).contiguous(),
+                                           RepeatHeads(v, rep).contiguous(), &m, block_q, block_k)[0];
 }
 
 }  // namespace lorad

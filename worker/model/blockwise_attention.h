@@ -18,11 +18,17 @@ namespace lorad {
 inline constexpr int64_t kDefaultBlockQ = 128;
 inline constexpr int64_t kDefaultBlockK = 256;
 
+/// kAuto: bf16 blocks on the CPU through the single-pass kernels
+/// (attention_kernels.h); kLibTorchOps: LibTorch ops only (the reference the
+/// kernels are tested and profiled against).
+enum class BlockwiseImpl { kAuto, kLibTorchOps };
+
 /// Same contract as Attend (q [B, nH, T, hd], k/v [B, nKV, S, hd]); the mask is
 /// evaluated per block from `mask`'s segment ids, padding, window and offset —
 /// `mask.dense_allowed` is not used.  Block sizes of 0 choose defaults.
 torch::Tensor BlockwiseAttention(const torch::Tensor& q, const torch::Tensor& k,
                                  const torch::Tensor& v, const AttentionMask& mask, double scale,
-                                 int64_t block_q = 0, int64_t block_k = 0);
+                                 int64_t block_q = 0, int64_t block_k = 0,
+                                 BlockwiseImpl impl = BlockwiseImpl::kAuto);
 
 }  // namespace lorad

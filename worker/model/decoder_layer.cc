@@ -10,16 +10,6 @@
 
 namespace lorad {
 
-torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos,
-                          const torch::Tensor& sin) {
-  const int64_t half = x.size(-1) / 2;
-  torch::Tensor x1 = x.narrow(-1, 0, half);
-  torch::Tensor x2 = x.narrow(-1, half, half);
-  torch::Tensor rotated = torch::cat({x2.neg(), x1}, -1);
-  torch::Tensor c = cos.unsqueeze(1), s = sin.unsqueeze(1);  // broadcast over heads
-  return x * c + rotated * s;
-}
-
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, torch::Dtype dtype)
     : num_heads_(config.num_attention_heads),
       num_kv_heads_(config.num_key_value_heads),
@@ -75,11 +65,13 @@ torch::Tensor DecoderLayerImpl::Compute(const torch::Tensor& x, const LayerConte
   const int64_t b = x.size(0), t = x.size(1);
   // Attention.
   torch::Tensor y = RmsNorm(x, input_layernorm, eps_);
-  torch::Tensor q = q_proj->forward(y).view({b, t, num_heads_, head_dim_}).transpose(1, 2);
-  torch::Tensor k = k_proj->forward(y).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
+  // RoPE on the projections' own [B, T, H, D] layout, then heads to the front.
+  torch::Tensor q =
+      Rope(q_proj->forward(y).view({b, t, num_heads_, head_dim_}), ctx.cos, ctx.sin).transpose(1, 2);
+  torch::Tensor k =
+      Rope(k_proj->forward(y).view({b, t, num_kv_heads_, head_dim_}), ctx.cos, ctx.sin)
+          .transpose(1, 2);
   torch::Tensor v = v_proj->forward(y).view({b, t, num_kv_heads_, head_dim_}).transpose(1, 2);
-  q = ApplyRotary(q, ctx.cos, ctx.sin);
-  k = ApplyRotary(k, ctx.cos, ctx.sin);
   if (cache != nullptr) std::tie(k, v) = cache->Append(layer_index, k, v);
   torch::Tensor attn = Attend(q, k, v, ctx.mask, scale_, ctx.backend);
   attn = attn.transpose(1, 2).reshape({b, t, num_heads_ * head_dim_});

@@ -27,11 +27,6 @@ struct LayerContext {
   AttentionBackend backend = AttentionBackend::kEager;
 };
 
-/// q' = q·cos + rotate_half(q)·sin, rotate_half(x) = cat(−x[d/2:], x[:d/2]).
-/// x [B, n, T, hd]; cos/sin [B, T, hd].
-torch::Tensor ApplyRotary(const torch::Tensor& x, const torch::Tensor& cos,
-                          const torch::Tensor& sin);
-
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, torch::Dtype dtype);

@@ -3,7 +3,9 @@
 // each saves only what its backward needs (no fp32 copy of the residual stream
 // per norm, no SiLU output) and runs a handful of ops in the backward pass
 // instead of autograd's chain — fewer ops per step (what bounds small models)
-// and less activation memory (what bounds long sequences).
+// and less activation memory (what bounds long sequences).  On contiguous CPU
+// fp32/bf16 tensors each pass is one threaded single-pass kernel
+// (row_kernels.h) that reads the activation dtype and computes in fp32.
 #pragma once
 
 #include <torch/types.h>
@@ -16,5 +18,10 @@ torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
 
 /// SwiGLU's product silu(gate) * up.  Saves gate and up only.
 torch::Tensor SwiGlu(const torch::Tensor& gate, const torch::Tensor& up);
+
+/// Rotary embedding, transformers' x·cos + rotate_half(x)·sin, on x [B, T, H, D]
+/// (the projection's own layout, before heads move in front of T) with cos/sin
+/// [B, T, D] shared by the heads.  Saves only cos and sin.
+torch::Tensor Rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
 }  // namespace lorad
