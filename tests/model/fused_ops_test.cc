@@ -151,6 +151,23 @@ TEST(FusedOpsFp64Test, Fp64KeepsTheExactLibTorchExpressions) {
   EXPECT_TRUE(torch::equal(Rope(x, angle.cos(), angle.sin()), RopeRef(x, angle.cos(), angle.sin())));
 }
 
+TEST(FusedOpsCastTest, CastToIsBitwiseLibTorchsConversion) {
+  torch::Tensor x = torch::randn({3, 1000}) * 100;
+  x.index_put_({0, 0}, std::numeric_limits<float>::infinity());
+  x.index_put_({0, 1}, 1.00390625f);  // a tie: rounds to even
+  torch::Tensor b = CastTo(x, torch::kBFloat16);
+  EXPECT_EQ(b.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(b, x.to(torch::kBFloat16)));
+  torch::Tensor back = CastTo(b, torch::kFloat32);
+  EXPECT_TRUE(torch::equal(back, b.to(torch::kFloat32)));
+  EXPECT_TRUE(CastTo(x, torch::kFloat32).is_same(x));  // same dtype: no copy, as .to()
+  // Tracked by autograd: LibTorch's differentiable conversion.
+  torch::Tensor p = x.clone().requires_grad_(true);
+  CastTo(p, torch::kBFloat16).to(torch::kFloat32).sum().backward();
+  ASSERT_TRUE(p.grad().defined());
+  EXPECT_TRUE(torch::equal(p.grad(), torch::ones_like(x)));
+}
+
 TEST(RowKernelsTest, Bf16ConversionsMatchLibTorchsRounding) {
   const float specials[] = {0.0f,     -0.0f,   1.0f,      1.00390625f, 1.0078125f, 1.01171875f,
                             3.14159f, -2.7e-3f, 1e-40f,   3.39e38f,    3.4e38f,    -1e-45f,

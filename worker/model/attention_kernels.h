@@ -70,7 +70,4 @@ void AddBlock(float* dst, Strided dst_view, const uint16_t* src, int64_t rows, i
 void RowDots(const uint16_t* a, const uint16_t* b, float* out, int64_t width, int64_t r0,
              int64_t r1);
 
-/// dst[i] = bf16(src[i]) for i in [begin, end).
-void ToBf16(const float* src, uint16_t* dst, int64_t begin, int64_t end);
-
 }  // namespace lorad::attention_kernels

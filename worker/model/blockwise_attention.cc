@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "worker/model/attention_kernels.h"
+#include "worker/model/fused_ops.h"
 
 namespace lorad {
 namespace {
@@ -317,14 +318,8 @@ struct BlockwiseAttentionFunction : public torch::autograd::Function<BlockwiseAt
         KernelBackwardBlock(q, k, kv, dout, lse, delta, *m, q0, std::min(bq, t - q0), bk, scratch,
                             dq, dk, dv);
       }
-      auto to_act = [](const torch::Tensor& x) {
-        torch::Tensor y = torch::empty(x.sizes(), x.options().dtype(torch::kBFloat16));
-        at::parallel_for(0, x.numel(), 16384, [&](int64_t b, int64_t e) {
-          ak::ToBf16(Ptr<float>(x), Ptr<uint16_t>(y), b, e);
-        });
-        return y;
-      };
-      return {to_act(dq), to_act(dk), to_act(dv), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+      return {CastTo(dq, act), CastTo(dk, act), CastTo(dv, act), torch::Tensor(), torch::Tensor(),
+              torch::Tensor()};
     }
     // D_i = Σ_d dO·O  (rowsum of dP∘P).
     torch::Tensor delta = (dout.to(acc_dtype) * out.to(acc_dtype)).sum(-1, true);

@@ -211,6 +211,26 @@ torch::Tensor SwiGlu(const torch::Tensor& gate, const torch::Tensor& up) {
   return SwiGluFunction::apply(gate, up);
 }
 
+torch::Tensor CastTo(const torch::Tensor& x, torch::Dtype dtype) {
+  const auto from = x.scalar_type();
+  if (from == dtype) return x;
+  const bool pair = (from == torch::kFloat32 && dtype == torch::kBFloat16) ||
+                    (from == torch::kBFloat16 && dtype == torch::kFloat32);
+  if (!pair || !x.device().is_cpu() || !x.is_contiguous() ||
+      (torch::GradMode::is_enabled() && x.requires_grad())) {
+    return x.to(dtype);  // differentiable, or not the kernels' case
+  }
+  torch::Tensor y = torch::empty(x.sizes(), x.options().dtype(dtype));
+  at::parallel_for(0, x.numel(), 16384, [&](int64_t b, int64_t e) {
+    if (dtype == torch::kBFloat16) {
+      row_kernels::ToBf16(x.data_ptr<float>(), reinterpret_cast<uint16_t*>(y.data_ptr()), b, e);
+    } else {
+      row_kernels::ToFloat(reinterpret_cast<const uint16_t*>(x.data_ptr()), y.data_ptr<float>(), b, e);
+    }
+  });
+  return y;
+}
+
 torch::Tensor Rope(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   auto elem = RopeElem(x, cos, sin);
   if (!elem || cos.requires_grad() || sin.requires_grad()) return RopeReference(x, cos, sin);

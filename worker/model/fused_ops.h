@@ -19,6 +19,10 @@ torch::Tensor RmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
 /// SwiGLU's product silu(gate) * up.  Saves gate and up only.
 torch::Tensor SwiGlu(const torch::Tensor& gate, const torch::Tensor& up);
 
+/// x.to(dtype) outside autograd, through row_kernels' converters for
+/// contiguous CPU fp32 ↔ bf16 (LibTorch 1.13 converts one element at a time).
+torch::Tensor CastTo(const torch::Tensor& x, torch::Dtype dtype);
+
 /// Rotary embedding, transformers' x·cos + rotate_half(x)·sin, on x [B, T, H, D]
 /// (the projection's own layout, before heads move in front of T) with cos/sin
 /// [B, T, D] shared by the heads.  Saves only cos and sin.

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "worker/model/fused_ops.h"
+
 namespace lorad {
 namespace {
 
@@ -21,7 +23,7 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
                                torch::Tensor lora_b, torch::Tensor weight,
                                const torch::Tensor* bias, double scaling) {
     const auto dt = x.scalar_type();
-    torch::Tensor a = lora_a.to(dt), b = lora_b.to(dt);
+    torch::Tensor a = CastTo(lora_a, dt), b = CastTo(lora_b, dt);
     // The bias (frozen, often absent) travels by pointer: an undefined tensor
     // cannot be a custom function's input.
     torch::Tensor out = torch::linear(x, weight, *bias);
@@ -45,8 +47,8 @@ struct LoraLinearFunction : public torch::autograd::Function<LoraLinearFunction>
     if (ctx->needs_input_grad(0)) {
       grad_x = torch::mm(dy, weight).addmm_(u, a, /*beta=*/1, /*alpha=*/scaling).view(x.sizes());
     }
-    if (ctx->needs_input_grad(1)) grad_a = torch::mm(u.t(), x2).to(torch::kFloat32).mul_(scaling);
-    if (ctx->needs_input_grad(2)) grad_b = torch::mm(dy.t(), t2).to(torch::kFloat32).mul_(scaling);
+    if (ctx->needs_input_grad(1)) grad_a = CastTo(torch::mm(u.t(), x2), torch::kFloat32).mul_(scaling);
+    if (ctx->needs_input_grad(2)) grad_b = CastTo(torch::mm(dy.t(), t2), torch::kFloat32).mul_(scaling);
     return {grad_x, grad_a, grad_b, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };

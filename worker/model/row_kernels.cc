@@ -99,13 +99,17 @@ void RowDots(const uint16_t* a, const uint16_t* b, float* out, int64_t width, in
   Table().row_dots(a, b, out, width, r0, r1);
 }
 
+}  // namespace lorad::attention_kernels
+
+namespace lorad::row_kernels {
+
 void ToBf16(const float* src, uint16_t* dst, int64_t begin, int64_t end) {
   Table().to_bf16(src, dst, begin, end);
 }
 
-}  // namespace lorad::attention_kernels
-
-namespace lorad::row_kernels {
+void ToFloat(const uint16_t* src, float* dst, int64_t begin, int64_t end) {
+  Table().to_float(src, dst, begin, end);
+}
 
 const char* KernelIsa() {
   const KernelTable* t = &Table();

@@ -46,6 +46,11 @@ void SwiGluBackward(Elem elem, const void* dy, const void* gate, const void* up,
 void Rope(Elem elem, const void* x, const void* cos, const void* sin, void* out, int64_t row_begin,
           int64_t row_end, int64_t heads, int64_t dim, bool transpose);
 
+/// dst[i] = bf16(src[i]) / float(src[i]) for i in [begin, end): LibTorch 1.13
+/// converts between bf16 and fp32 one element at a time (~5 ns each here).
+void ToBf16(const float* src, uint16_t* dst, int64_t begin, int64_t end);
+void ToFloat(const uint16_t* src, float* dst, int64_t begin, int64_t end);
+
 /// The instruction set the kernels run with here: "avx512", "avx2" or "generic".
 const char* KernelIsa();
 

@@ -20,7 +20,8 @@ struct KernelTable {
   decltype(&attention_kernels::SoftmaxGradBlock) softmax_grad_block;
   decltype(&attention_kernels::AddBlock) add_block;
   decltype(&attention_kernels::RowDots) row_dots;
-  decltype(&attention_kernels::ToBf16) to_bf16;
+  decltype(&ToBf16) to_bf16;
+  decltype(&ToFloat) to_float;
 };
 
 /// The table of the widest build this CPU runs (chosen once).
