@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/interrupt_handler.h"
 #include "client/rpc_error.h"
+#include "client/spec_utf8.h"
 #include "health/health.grpc.pb.h"
 #include "worker/base/status_macros.h"
 
@@ -126,6 +127,8 @@ absl::Status LoradClient::Check(const grpc::Status& status, const std::string& w
   LORAD_RETURN_IF_ERROR(Check(jobs_->method(&context, request, &response), what))
 
 absl::StatusOr<v1::SubmitJobResponse> LoradClient::SubmitJob(const v1::JobSpec& spec) {
+  // Before sending: the server's refusal of non-UTF-8 text has no message.
+  LORAD_RETURN_IF_ERROR(CheckStringFieldsAreUtf8(spec, "the job spec"));
   v1::SubmitJobRequest request;
   *request.mutable_spec() = spec;
   v1::SubmitJobResponse response;
@@ -134,6 +137,8 @@ absl::StatusOr<v1::SubmitJobResponse> LoradClient::SubmitJob(const v1::JobSpec& 
 }
 
 absl::StatusOr<v1::ValidateJobResponse> LoradClient::ValidateJob(const v1::JobSpec& spec) {
+  // Before sending: the server's refusal of non-UTF-8 text has no message.
+  LORAD_RETURN_IF_ERROR(CheckStringFieldsAreUtf8(spec, "the job spec"));
   v1::ValidateJobRequest request;
   *request.mutable_spec() = spec;
   v1::ValidateJobResponse response;

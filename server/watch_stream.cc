@@ -9,8 +9,12 @@ WatchStream::WatchStream(Scheduler& scheduler, EventLoop& loop)
 
 void WatchStream::Start(const std::string& job_id, int64_t after_seq, bool follow) {
   std::shared_ptr<Sink> sink = sink_;
-  loop_.Post([this, sink, job_id, after_seq, follow] {
-    absl::Status s = scheduler_.Watch(job_id, after_seq, follow, sink);
+  // Not `this`: a client can cancel, and OnDone delete the reactor, before the
+  // loop runs this (AddressSanitizer caught it under watch_load_test's 200
+  // cancelled streams).  The sink outlives the reactor; a Watch registered
+  // after OnDone is undone by the Unwatch OnDone posts behind it.
+  loop_.Post([sched = &scheduler_, sink, job_id, after_seq, follow] {
+    absl::Status s = sched->Watch(job_id, after_seq, follow, sink);
     if (!s.ok()) sink->OnEnd(s);
   });
 }

@@ -143,6 +143,29 @@ TEST_F(LoractlFakeServerTest, SubmitChecksTheConfigLocallyFirst) {
   EXPECT_THAT(r.err, HasSubstr("lora_r"));
 }
 
+TEST_F(LoractlFakeServerTest, NonUtf8TextIsRefusedLocallyNamingTheField) {
+  // gRPC 1.51 answers a request with non-UTF-8 text UNIMPLEMENTED and no
+  // message; loractl refuses it before sending, naming the field.
+  const std::string latin1 = "\xe9t\xe9";
+  RunResult r = Loractl({"submit", "cfg/job.yaml", "--name", "n-" + latin1});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("the job spec: name is not valid UTF-8"));
+  r = Loractl({"submit", "cfg/job.yaml", "--dry-run", "--idempotency-key", latin1});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("the job spec: idempotency_key is not valid UTF-8"));
+  // A config in a folder whose name is not UTF-8: config_dir is sent as is.
+  fs::create_directories(dir_ / ("cfg-" + latin1));
+  fs::copy_file(dir_ / "cfg/job.yaml", dir_ / ("cfg-" + latin1) / "job.yaml");
+  r = Loractl({"submit", "cfg-" + latin1 + "/job.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("the job spec: config_dir is not valid UTF-8"));
+  r = Loractl({"merge", "job-ok", "--out", "models/" + latin1});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("the job spec: merge.out_dir is not valid UTF-8"));
+  EXPECT_EQ(server_->last_spec().ByteSizeLong(), 0u);  // nothing reached the server
+}
+
 TEST_F(LoractlFakeServerTest, ServerValidationErrorIsExit2WithTheServersMessage) {
   std::string text = kConfig;
   text.replace(text.find("../models/tiny"), 14, "/srv/missing_on_server");
