@@ -6,10 +6,11 @@
 #   LORAD_STAGES="sanitize tsan" bash scripts/test.sh
 # Stages, each with its time budget on a 2-core machine with a cold ccache
 # (CI has 90 minutes in all; measured figures are in README "Reliability"):
-#   main      Release build + every test in ctest                      budget 40 min
+#   main      Release build + every test in ctest                      budget 30 min
 #             (measured ~17 min in CI)
-#   sanitize  ASan+UBSan build of all code without LibTorch + its tests budget 35 min
-#             (measured ~30 min on a shared 2-core machine: 13 min + 17.5 min)
+#   sanitize  ASan+UBSan build of all code without LibTorch + its tests budget 45 min
+#             (measured ~30 min on a shared 2-core machine with ccache partly warm:
+#             13 min + 17.5 min; a cold CI cache may need more, hence the margin)
 #   fuzz      libFuzzer (clang) on every parser, 15 s per target       budget 12 min
 #             (measured 8.3 min: 6 min cold build of 84 steps + 8 x 16 s)
 #   tsan      ThreadSanitizer build of the daemon + its tests          budget 25 min
@@ -23,7 +24,7 @@ cd "$(dirname "$0")/.."
 # tsan joins CI's default once it runs green end to end (README "Reliability").
 STAGES=${LORAD_STAGES:-main sanitize fuzz}
 start=$SECONDS
-declare -A BUDGET_MIN=([main]=40 [sanitize]=35 [tsan]=25 [fuzz]=12)
+declare -A BUDGET_MIN=([main]=30 [sanitize]=45 [tsan]=25 [fuzz]=12)
 run_stage() {  # NAME COMMAND...
   local name=$1 t=$SECONDS rc=0
   shift
