@@ -8,13 +8,23 @@
 #
 #   bench/run.sh            # everything (~40 min on 2 cores)
 #   bench/run.sh --quick    # the training matrix's quick subset, 1 tokenizer
+#   bench/run.sh --only load,service   # some parts: train, load, tokenizer, service
 # Builds the benchmark targets in $LORAD_BUILD_DIR (default build) first.
 # Results: bench/results/*.json and the printed tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${LORAD_BUILD_DIR:-build}
 QUICK=""
-[[ "${1:-}" == "--quick" ]] && QUICK=--quick
+PARTS="train,load,tokenizer,service"
+while (($#)); do
+  case $1 in
+    --quick) QUICK=--quick ;;
+    --only) PARTS=$2; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--only train,load,tokenizer,service]" >&2; exit 2 ;;
+  esac
+  shift
+done
+want() { [[ ",$PARTS," == *",$1,"* ]]; }
 WORK=${WORK:-$(mktemp -d /tmp/lorad-bench-XXXXXX)}
 THREADS=${THREADS:-$(nproc)}
 cmake --build "$BUILD_DIR" --target lorad-worker lorad loractl lorad_load_bench lorad_tokenizer_bench \
@@ -22,9 +32,12 @@ cmake --build "$BUILD_DIR" --target lorad-worker lorad loractl lorad_load_bench 
 WORKER=$BUILD_DIR/worker/cli/lorad-worker
 find_bin() { find "$BUILD_DIR" -name "$1" -type f -perm -u+x | head -1; }
 
+if want train; then
 echo "### 1. training throughput (bench/train/run.sh $QUICK)"
 LORAD_WORKER=$WORKER WORK=$WORK/train THREADS=$THREADS bench/train/run.sh $QUICK
+fi
 
+if want load; then
 echo
 echo "### 2. load and checkpoints (bench-100m, $THREADS threads)"
 model=$WORK/train/bench-100m
@@ -49,11 +62,12 @@ datasets:
 sequence_len: 512
 micro_batch_size: 1
 max_steps: 3
+learning_rate: 2e-4
 save_steps: 1
 bf16: true
 output_dir: $WORK/ckpt/out
 YAML
-"$WORKER" run "$WORK/ckpt/config.yaml" --overwrite --threads "$THREADS" 2>/dev/null |
+"$WORKER" run "$WORK/ckpt/config.yaml" --overwrite --threads "$THREADS" 2>"$WORK/ckpt/run.stderr" |
   /usr/bin/python3 -c '
 import json, sys
 recs = [json.loads(l) for l in sys.stdin if l.startswith("{")]
@@ -61,11 +75,15 @@ ck = [r for r in recs if r.get("type") == "checkpoint"]
 for r in ck:
     print(json.dumps({"checkpoint_step": r["step"], "seconds": round(r["seconds"], 4),
                       "bytes": r["bytes"], "mb_per_s": round(r["bytes"] / r["seconds"] / 1e6, 1)}))'
+fi
 
+if want tokenizer; then
 echo
 echo "### 3. tokenizer encode throughput"
 if [[ -n "$QUICK" ]]; then bash bench/tokenizer/run.sh gpt2; else bash bench/tokenizer/run.sh; fi
+fi
 
+if want service; then
 echo
 echo "### 4. the daemon (bench/service)"
 svc=$WORK/service
@@ -85,5 +103,6 @@ echo "lorad after the load: RSS $(rss VmRSS), peak $(rss VmHWM)"
 kill $lorad_pid
 wait $lorad_pid 2>/dev/null || true
 trap - EXIT
+fi
 echo
 echo "work dir (logs, models): $WORK"
