@@ -104,12 +104,30 @@ TEST_P(BlockwiseAttentionTest, Bf16KernelsMatchFp64EagerForwardAndBackward) {
   auto g_ops = torch::autograd::grad({ops}, {qo, ko, vo}, {dout.to(torch::kBFloat16)});
   EXPECT_LE(rel(block, eager), 1.25 * rel(ops, eager) + 1e-3) << "LibTorch ops: " << rel(ops, eager);
   EXPECT_LT(rel(block, eager), 2e-2);
+
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(g_block[i].scalar_type(), torch::kBFloat16);
     EXPECT_LE(rel(g_block[i], g_eager[i]), 1.25 * rel(g_ops[i], g_eager[i]) + 1e-3)
         << "grad " << i << ", LibTorch ops: " << rel(g_ops[i], g_eager[i]);
     EXPECT_LT(rel(g_block[i], g_eager[i]), 5e-2) << "grad " << i;
   }
+}
+
+// The test above would also pass if bf16 silently fell back to LibTorch's ops
+// (it would compare ops with ops).  The kernels' exp differs from LibTorch's in
+// the last fp32 bits, which shows in some bf16 output of a layer-sized block:
+// the paths must differ somewhere, deterministically (fixed seed).
+TEST(BlockwiseAttentionTest, Bf16OnTheCpuRunsTheKernels) {
+  torch::Generator gen = torch_compat::MakeCpuGenerator(9);
+  auto bf = torch::TensorOptions().dtype(torch::kBFloat16);
+  torch::Tensor q = torch::randn({1, 4, 300, 64}, gen, bf);
+  torch::Tensor k = torch::randn({1, 4, 300, 64}, gen, bf);
+  torch::Tensor v = torch::randn({1, 4, 300, 64}, gen, bf);
+  AttentionMask mask;
+  torch::Tensor kernels = BlockwiseAttention(q, k, v, mask, 0.125);
+  torch::Tensor ops = BlockwiseAttention(q, k, v, mask, 0.125, 0, 0, BlockwiseImpl::kLibTorchOps);
+  EXPECT_FALSE(torch::equal(kernels, ops)) << "bf16 on the CPU did not run the attention kernels";
+  EXPECT_LT((kernels.to(torch::kFloat32) - ops.to(torch::kFloat32)).abs().max().item<float>(), 0.05f);
 }
 
 INSTANTIATE_TEST_SUITE_P(

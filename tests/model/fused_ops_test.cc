@@ -142,6 +142,34 @@ INSTANTIATE_TEST_SUITE_P(Dtypes, FusedOpsTest, ::testing::Values(torch::kFloat32
                                                                 : std::string("bf16");
                          });
 
+// The nodes above must really run the kernels on contiguous CPU bf16 (the
+// tolerance tests alone would pass on LibTorch's path too): their outputs are
+// bitwise those of a direct single-threaded kernel call on the raw buffers.
+TEST(FusedOpsKernelPathTest, Bf16NodesAreTheKernelsBitForBit) {
+  torch::manual_seed(11);
+  auto bf = torch::TensorOptions().dtype(torch::kBFloat16);
+  using row_kernels::Elem;
+  torch::Tensor x = torch::randn({37, 96}, bf), w = torch::rand({96}, bf);
+  torch::Tensor out = torch::empty_like(x), rstd = torch::empty({37}, torch::kFloat32);
+  row_kernels::RmsNormForward(Elem::kBf16, x.data_ptr(), w.data_ptr(), out.data_ptr(),
+                              rstd.data_ptr<float>(), 0, 37, 96, 1e-5f);
+  EXPECT_TRUE(torch::equal(RmsNorm(x, w, 1e-5), out));
+  torch::Tensor g = torch::randn({37, 96}, bf), u = torch::randn({37, 96}, bf);
+  torch::Tensor sw = torch::empty_like(g);
+  row_kernels::SwiGluForward(Elem::kBf16, g.data_ptr(), u.data_ptr(), sw.data_ptr(), 0, g.numel());
+  EXPECT_TRUE(torch::equal(SwiGlu(g, u), sw));
+  torch::Tensor q = torch::randn({1, 5, 3, 16}, bf);
+  torch::Tensor angle = torch::rand({1, 5, 16});
+  torch::Tensor cos = angle.cos().to(torch::kBFloat16), sin = angle.sin().to(torch::kBFloat16);
+  torch::Tensor ro = torch::empty_like(q);
+  row_kernels::Rope(Elem::kBf16, q.data_ptr(), cos.data_ptr(), sin.data_ptr(), ro.data_ptr(), 0, 5, 3,
+                    16, /*transpose=*/false);
+  EXPECT_TRUE(torch::equal(Rope(q, cos, sin), ro));
+  // And the kernels are not LibTorch's expressions in disguise: one rounding
+  // instead of several shows somewhere in 37×96 SwiGLU values.
+  EXPECT_FALSE(torch::equal(sw, SwiGluRef(g, u)));
+}
+
 TEST(FusedOpsFp64Test, Fp64KeepsTheExactLibTorchExpressions) {
   torch::Tensor x = torch::randn({5, 3, 16}, torch::kFloat64);
   torch::Tensor w = torch::rand({16}, torch::kFloat64);

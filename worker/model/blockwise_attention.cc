@@ -1,6 +1,5 @@
 #include "worker/model/blockwise_attention.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 
 #include "worker/model/attention_kernels.h"
 #include "worker/model/fused_ops.h"
+#include "worker/model/parallel_rows.h"
 
 namespace lorad {
 namespace {
@@ -111,11 +111,6 @@ ak::Block KernelBlock(const torch::Tensor& q, int64_t nq, int64_t nk, const torc
 // A mask block as the kernels read it: contiguous bytes, 1 = may attend.
 torch::Tensor KernelMask(torch::Tensor allowed) {
   return allowed.defined() ? allowed.contiguous() : allowed;
-}
-
-template <typename F>
-void ForRows(int64_t rows, int64_t width, const F& f) {
-  at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)), f);
 }
 
 // K or V cut into contiguous key blocks once per call: a narrowed [B, H, nk, d]

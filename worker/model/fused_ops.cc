@@ -1,11 +1,11 @@
 #include "worker/model/fused_ops.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <optional>
 
+#include "worker/model/parallel_rows.h"
 #include "worker/model/row_kernels.h"
 
 namespace lorad {
@@ -31,9 +31,6 @@ std::optional<Elem> KernelElem(std::initializer_list<const torch::Tensor*> ts) {
   return dtype == torch::kBFloat16 ? Elem::kBf16 : Elem::kF32;
 }
 
-// Rows per task such that each holds ~16k elements (less is all overhead).
-int64_t Grain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
-
 torch::Dtype StatDtype(const torch::Tensor& x) {
   return x.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
 }
@@ -50,7 +47,7 @@ std::pair<torch::Tensor, torch::Tensor> RmsNormForward(const torch::Tensor& x,
     stat_sizes.push_back(1);
     torch::Tensor out = torch::empty_like(x);
     torch::Tensor rstd = torch::empty(stat_sizes, x.options().dtype(torch::kFloat32));
-    at::parallel_for(0, rows, Grain(width), [&](int64_t b, int64_t e) {
+    ForRows(rows, width, [&](int64_t b, int64_t e) {
       row_kernels::RmsNormForward(*elem, x.data_ptr(), weight.data_ptr(), out.data_ptr(),
                                   rstd.data_ptr<float>(), b, e, width, static_cast<float>(eps));
     });
@@ -83,7 +80,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
         elem && ctx->needs_input_grad(0) && rstd.scalar_type() == torch::kFloat32) {
       const int64_t width = x.size(-1), rows = x.numel() / std::max<int64_t>(1, width);
       grad_x = torch::empty_like(x);
-      at::parallel_for(0, rows, Grain(width), [&](int64_t b, int64_t e) {
+      ForRows(rows, width, [&](int64_t b, int64_t e) {
         row_kernels::RmsNormBackward(*elem, dyc.data_ptr(), x.data_ptr(), weight.data_ptr(),
                                      rstd.data_ptr<float>(), grad_x.data_ptr(), b, e, width);
       });
@@ -104,7 +101,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
 torch::Tensor SwiGluForward(const torch::Tensor& gate, const torch::Tensor& up) {
   if (auto elem = KernelElem({&gate, &up}); elem && gate.sizes() == up.sizes()) {
     torch::Tensor out = torch::empty_like(gate);
-    at::parallel_for(0, gate.numel(), 16384, [&](int64_t b, int64_t e) {
+    ForRows(gate.numel(), 1, [&](int64_t b, int64_t e) {
       row_kernels::SwiGluForward(*elem, gate.data_ptr(), up.data_ptr(), out.data_ptr(), b, e);
     });
     return out;
@@ -129,7 +126,7 @@ struct SwiGluFunction : public torch::autograd::Function<SwiGluFunction> {
       if (ctx->needs_input_grad(1)) grad_up = torch::empty_like(up);
       void* dg = grad_gate.defined() ? grad_gate.data_ptr() : nullptr;
       void* du = grad_up.defined() ? grad_up.data_ptr() : nullptr;
-      at::parallel_for(0, gate.numel(), 16384, [&](int64_t b, int64_t e) {
+      ForRows(gate.numel(), 1, [&](int64_t b, int64_t e) {
         row_kernels::SwiGluBackward(*elem, dyc.data_ptr(), gate.data_ptr(), up.data_ptr(), dg, du, b,
                                     e);
       });
@@ -165,7 +162,7 @@ torch::Tensor RopeApply(Elem elem, const torch::Tensor& x, const torch::Tensor& 
                         const torch::Tensor& sin, bool transpose) {
   const int64_t d = x.size(-1), heads = x.size(-2), rows = x.numel() / std::max<int64_t>(1, heads * d);
   torch::Tensor out = torch::empty_like(x);
-  at::parallel_for(0, rows, Grain(heads * d), [&](int64_t b, int64_t e) {
+  ForRows(rows, heads * d, [&](int64_t b, int64_t e) {
     row_kernels::Rope(elem, x.data_ptr(), cos.data_ptr(), sin.data_ptr(), out.data_ptr(), b, e,
                       heads, d, transpose);
   });
@@ -221,7 +218,7 @@ torch::Tensor CastTo(const torch::Tensor& x, torch::Dtype dtype) {
     return x.to(dtype);  // differentiable, or not the kernels' case
   }
   torch::Tensor y = torch::empty(x.sizes(), x.options().dtype(dtype));
-  at::parallel_for(0, x.numel(), 16384, [&](int64_t b, int64_t e) {
+  ForRows(x.numel(), 1, [&](int64_t b, int64_t e) {
     if (dtype == torch::kBFloat16) {
       row_kernels::ToBf16(x.data_ptr<float>(), reinterpret_cast<uint16_t*>(y.data_ptr()), b, e);
     } else {
